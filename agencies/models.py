@@ -1,0 +1,148 @@
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agencies.fields import EncryptedTextField
+
+
+def new_agency_key() -> str:
+    return secrets.token_hex(4)
+
+
+class AgencyQuerySet(models.QuerySet):
+    def for_user(self, user) -> "AgencyQuerySet":  # noqa: ANN001
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Agency(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    # Random public key, part of every custom_id we send to Fakturoid: a reinstalled database
+    # never collides with documents an older installation left in the same Fakturoid account.
+    key = models.CharField(
+        _("key"), max_length=16, unique=True, default=new_agency_key, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = AgencyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def fakturoid_settings(self) -> "FakturoidSettings | None":
+        try:
+            return self.fakturoid
+        except FakturoidSettings.DoesNotExist:
+            return None
+
+    @property
+    def fakturoid_ready(self) -> bool:
+        """True when the agency has Fakturoid credentials to bill with."""
+        fakturoid = self.fakturoid_settings
+        return fakturoid is not None and fakturoid.is_configured
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.MEMBER)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["agency__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "agency"], name="unique_membership"),
+        ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.agency} ({self.role})"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
+
+class FakturoidSettings(models.Model):
+    """An agency's Fakturoid connection: credentials, what verification learnt, the shared token.
+
+    The access token lives here (encrypted) so that every process and worker shares one token;
+    `fakturoid.client` refreshes it under a row lock.
+    """
+
+    class VatMode(models.TextChoices):
+        VAT_PAYER = "vat_payer", _("VAT payer")
+        NON_VAT_PAYER = "non_vat_payer", _("Not a VAT payer")
+        IDENTIFIED_PERSON = "identified_person", _("Identified person")
+
+    class DefaultPeriod(models.TextChoices):
+        PREVIOUS = "previous", _("Previous month")
+        CURRENT = "current", _("Current month")
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="fakturoid")
+    account_slug = models.CharField(_("organisation name"), max_length=100, blank=True)
+    due_days = models.PositiveSmallIntegerField(_("payment due date (days)"), default=14)
+    api_client_id = models.CharField(_("Client ID"), max_length=200, blank=True)
+    api_client_secret = EncryptedTextField(_("Secret ID"), blank=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True)
+    default_period = models.CharField(
+        _("invoice icon bills"),
+        max_length=10,
+        choices=DefaultPeriod,
+        default=DefaultPeriod.PREVIOUS,
+    )
+
+    account_name = models.CharField(_("account name"), max_length=200, blank=True)
+    vat_mode = models.CharField(_("VAT mode"), max_length=20, choices=VatMode, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+
+    access_token = EncryptedTextField(_("access token"), blank=True, editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("Fakturoid settings")
+        verbose_name_plural = _("Fakturoid settings")
+
+    def __str__(self) -> str:
+        return f"Fakturoid: {self.account_slug or '-'} ({self.agency})"
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.account_slug and self.api_client_id and self.api_client_secret)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def is_vat_payer(self) -> bool:
+        # Unknown (never verified) counts as a VAT payer: sending VAT rates is the safe default.
+        return self.vat_mode != self.VatMode.NON_VAT_PAYER
+
+    def token_is_fresh(self, *, margin_seconds: int = 60) -> bool:
+        return bool(
+            self.access_token
+            and self.token_expires_at
+            and self.token_expires_at - timedelta(seconds=margin_seconds) > timezone.now()
+        )

@@ -1,0 +1,87 @@
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agencies.decorators import agency_required, owner_required
+from agencies.forms import AddMemberForm, MembershipRoleForm
+from agencies.middleware import SESSION_KEY
+from agencies.models import Agency, Membership
+
+
+@require_POST
+def switch(request: HttpRequest) -> HttpResponse:
+    """Make another of the user's agencies the current one (foreign agencies: 404)."""
+    agency = get_object_or_404(Agency.objects.for_user(request.user), pk=request.POST.get("agency"))
+    request.session[SESSION_KEY] = agency.pk
+    messages.success(request, _("You now work in %(agency)s.") % {"agency": agency.name})
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "clients:list"
+    return redirect(next_url)
+
+
+@agency_required
+@owner_required
+def members(request: HttpRequest) -> HttpResponse:
+    agency = request.agency
+    form = AddMemberForm(request.POST or None, agency=agency)
+    if request.method == "POST" and form.is_valid():
+        membership = form.save()
+        messages.success(request, _("%(user)s was added.") % {"user": membership.user})
+        return redirect("agencies:members")
+    memberships = agency.memberships.select_related("user").order_by("user__username")
+    return render(
+        request,
+        "agencies/membership_list.html",
+        {"form": form, "memberships": memberships, "roles": Membership.Role.choices},
+    )
+
+
+@require_POST
+@agency_required
+@owner_required
+def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(request.agency.memberships, pk=pk)
+    was_owner = membership.is_owner
+    form = MembershipRoleForm(request.POST, instance=membership)
+    with transaction.atomic():
+        if not form.is_valid():
+            messages.error(request, _("Choose a valid role."))
+        elif was_owner and _is_last_owner(membership, new_role=form.cleaned_data["role"]):
+            messages.error(request, _("An agency needs at least one owner."))
+        else:
+            form.save()
+            messages.success(
+                request, _("The role of %(user)s was changed.") % {"user": membership.user}
+            )
+    return redirect("agencies:members")
+
+
+@require_POST
+@agency_required
+@owner_required
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = get_object_or_404(request.agency.memberships, pk=pk)
+    with transaction.atomic():
+        if membership.is_owner and _is_last_owner(membership, new_role=None):
+            messages.error(request, _("An agency needs at least one owner."))
+        else:
+            membership.delete()
+            messages.success(request, _("%(user)s was removed.") % {"user": membership.user})
+    return redirect("agencies:members")
+
+
+def _is_last_owner(membership: Membership, *, new_role: str | None) -> bool:
+    """Would taking the owner role from this (owner) membership leave the agency without one?"""
+    if new_role == Membership.Role.OWNER:
+        return False
+    owners = Membership.objects.select_for_update().filter(
+        agency=membership.agency, role=Membership.Role.OWNER
+    )
+    return owners.exclude(pk=membership.pk).count() == 0

@@ -1,0 +1,230 @@
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency
+from clients.months import format_month
+from clients.validators import validate_dic, validate_ico
+
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class Label(models.Model):
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="unique_label_per_agency"),
+        ]
+        verbose_name = _("label")
+        verbose_name_plural = _("labels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientQuerySet(models.QuerySet):
+    def for_agency(self, agency: Agency) -> "ClientQuerySet":
+        return self.filter(agency=agency)
+
+    def for_user(self, user) -> "ClientQuerySet":  # noqa: ANN001
+        return self.filter(agency__in=Agency.objects.for_user(user))
+
+    def with_list_figures(self, *, month: date) -> "ClientQuerySet":
+        """Annotate the number of active projects and `monthly_total`: the monthly fees of
+        active projects that run in `month`."""
+        money = DecimalField(max_digits=14, decimal_places=2)
+        monthly_total = (
+            BillingItem.objects.for_month(month)
+            .filter(
+                project__client=models.OuterRef("pk"),
+                project__active=True,
+                kind=BillingItem.Kind.MONTHLY,
+            )
+            .values("project__client")
+            .annotate(total=Sum("amount"))
+            .values("total")[:1]
+        )
+        return self.annotate(
+            active_projects=Count("projects", filter=Q(projects__active=True), distinct=True),
+            monthly_total=Coalesce(
+                models.Subquery(monthly_total, output_field=money),
+                Value(Decimal("0")),
+                output_field=money,
+            ),
+        )
+
+
+class Client(models.Model):
+    class LinkSource(models.TextChoices):
+        MANUAL = "manual", _("entered by hand")
+        REGISTRATION_NO = "registration_no", _("matched on IČO")
+        VAT_NO = "vat_no", _("matched on DIČ")
+        EMAIL = "email", _("matched on e-mail")
+        NAME = "name", _("matched on name")
+        CREATED = "created", _("created by us")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="clients")
+    name = models.CharField(_("name"), max_length=255)
+    registration_no = models.CharField(
+        _("IČO"), max_length=8, blank=True, validators=[validate_ico]
+    )
+    vat_no = models.CharField(_("DIČ"), max_length=16, blank=True, validators=[validate_dic])
+    street = models.CharField(_("street"), max_length=255, blank=True)
+    city = models.CharField(_("city"), max_length=255, blank=True)
+    zip = models.CharField(_("ZIP"), max_length=20, blank=True)
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        default="CZ",
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Use a two-letter ISO code, e.g. CZ."))],
+    )
+    email = models.EmailField(_("billing e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        default="CZK",
+        validators=[RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO code, e.g. CZK."))],
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="clients")
+    fakturoid_subject_id = models.PositiveBigIntegerField(
+        _("Fakturoid Client ID"), null=True, blank=True
+    )
+    fakturoid_link_source = models.CharField(
+        _("linked by"), max_length=20, choices=LinkSource, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["agency", "name"])]
+        verbose_name = _("client")
+        verbose_name_plural = _("clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactPerson(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("name"), max_length=255)
+    role = models.CharField(_("role"), max_length=100, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("contact person")
+        verbose_name_plural = _("contact persons")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        ESHOP = "eshop", _("E-shop")
+        SERVICE = "service", _("Service")
+        OTHER = "other", _("Other")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(_("name"), max_length=255)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.ESHOP)
+    url = models.URLField(_("URL"), blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BillingItemQuerySet(models.QuerySet):
+    def for_month(self, month: date) -> "BillingItemQuerySet":
+        """Items billable in `month`: monthly ones whose range covers it, one-offs of it."""
+        monthly = (
+            Q(kind=BillingItem.Kind.MONTHLY)
+            & (Q(first_month__isnull=True) | Q(first_month__lte=month))
+            & (Q(last_month__isnull=True) | Q(last_month__gte=month))
+        )
+        one_off = Q(kind=BillingItem.Kind.ONE_OFF, month=month)
+        return self.filter(monthly | one_off)
+
+
+class BillingItem(models.Model):
+    """One line of a project's finances: a monthly fee or one-off work."""
+
+    class Kind(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        ONE_OFF = "one_off", _("One-off")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="billing_items")
+    description = models.CharField(_("description"), max_length=255)
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_AMOUNT)],
+    )
+    vat_rate = models.PositiveSmallIntegerField(
+        _("VAT rate (%)"), default=21, validators=[MaxValueValidator(100)]
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind, default=Kind.MONTHLY)
+    first_month = models.DateField(_("first month"), null=True, blank=True)
+    last_month = models.DateField(_("last month"), null=True, blank=True)
+    month = models.DateField(_("month"), null=True, blank=True)
+
+    objects = BillingItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "description", "pk"]
+        verbose_name = _("billing item")
+        verbose_name_plural = _("billing items")
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.amount})"
+
+    def save(self, *args, **kwargs) -> None:
+        # Months are stored as their first day; a one-off has no range, a monthly item no month.
+        for field in ("first_month", "last_month", "month"):
+            value = getattr(self, field)
+            if value is not None:
+                setattr(self, field, value.replace(day=1))
+        if self.kind == self.Kind.ONE_OFF:
+            self.first_month = self.last_month = None
+        else:
+            self.month = None
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.kind == self.Kind.ONE_OFF:
+            if self.month is None:
+                errors["month"] = _("A one-off item needs the month it is billed in.")
+        elif self.first_month and self.last_month and self.first_month > self.last_month:
+            errors["last_month"] = _("The last month cannot be before the first month.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def period_label(self) -> str:
+        if self.kind == self.Kind.ONE_OFF:
+            return format_month(self.month) if self.month else ""
+        start = format_month(self.first_month) if self.first_month else ""
+        end = format_month(self.last_month) if self.last_month else ""
+        return f"{start} – {end}" if (start or end) else ""

@@ -1,0 +1,85 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency
+from clients.models import Client
+from clients.months import format_month, iso_month
+
+
+def invoice_custom_id(*, agency: Agency, client_id: int, period) -> str:  # noqa: ANN001
+    """Our key for the client's invoice of a month, also sent to Fakturoid as `custom_id`."""
+    return f"{agency.key}-c{client_id}-{iso_month(period)}"
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def for_agency(self, agency: Agency) -> "InvoiceQuerySet":
+        return self.filter(agency=agency)
+
+
+class Invoice(models.Model):
+    """Our record of a client's invoice for one month in Fakturoid.
+
+    The row is claimed (state pending) before the invoice is POSTed, and its unique custom_id
+    makes a second invoice for the same client and month impossible.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("in progress")
+        CREATED = "created", _("created")
+        FAILED = "failed", _("failed")
+        UNKNOWN = "unknown", _("unknown (Fakturoid did not answer)")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        SENT = "sent", _("sent")
+        OVERDUE = "overdue", _("overdue")
+        PAID = "paid", _("paid")
+        CANCELLED = "cancelled", _("cancelled")
+        UNCOLLECTIBLE = "uncollectible", _("uncollectible")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invoices")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="invoices")
+    period = models.DateField(_("period"))
+    custom_id = models.CharField(_("custom ID"), max_length=64, unique=True)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
+    error = models.TextField(_("error"), blank=True)
+
+    fakturoid_id = models.PositiveBigIntegerField(_("Fakturoid ID"), null=True, blank=True)
+    number = models.CharField(_("number"), max_length=50, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status, blank=True)
+    html_url = models.URLField(_("invoice link"), max_length=500, blank=True)
+    public_html_url = models.URLField(_("public link"), max_length=500, blank=True)
+    pdf_url = models.URLField(_("PDF link"), max_length=500, blank=True)
+    subtotal = models.DecimalField(
+        _("subtotal"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    total = models.DecimalField(_("total"), max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    lines = models.JSONField(_("lines sent"), default=list, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "-created_at"]
+        indexes = [models.Index(fields=["agency", "period"])]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+
+    def __str__(self) -> str:
+        return f"{self.number or self.custom_id} ({format_month(self.period)})"
+
+    @property
+    def period_label(self) -> str:
+        return format_month(self.period)

@@ -1,0 +1,117 @@
+"""Shared fixtures: users, agencies and clients built the way the product builds them."""
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client as HttpClient
+
+from agencies.models import Agency, FakturoidSettings, Membership
+from clients.models import BillingItem, Client, Project
+
+User = get_user_model()
+PASSWORD = "correct-horse-battery-1"
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(username: str = "alice", **extra) -> User:
+        return User.objects.create_user(
+            username=username, email=f"{username}@example.com", password=PASSWORD, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_agency(db) -> Callable[..., Agency]:
+    def make(name: str = "Acme Agency", *, owner: User | None = None, members=()) -> Agency:
+        agency = Agency.objects.create(name=name)
+        if owner is not None:
+            Membership.objects.create(user=owner, agency=agency, role=Membership.Role.OWNER)
+        for member in members:
+            Membership.objects.create(user=member, agency=agency, role=Membership.Role.MEMBER)
+        return agency
+
+    return make
+
+
+@pytest.fixture
+def owner(make_user) -> User:
+    return make_user("owner")
+
+
+@pytest.fixture
+def member(make_user) -> User:
+    return make_user("member")
+
+
+@pytest.fixture
+def agency(make_agency, owner, member) -> Agency:
+    return make_agency("Acme Agency", owner=owner, members=[member])
+
+
+@pytest.fixture
+def other_agency(make_agency, make_user) -> Agency:
+    """Another agency with its own owner: its data must stay invisible to `agency`'s users."""
+    return make_agency("Rival Agency", owner=make_user("rival"))
+
+
+@pytest.fixture
+def make_client(db) -> Callable[..., Client]:
+    def make(agency: Agency, name: str = "Alza.cz a.s.", **fields) -> Client:
+        fields.setdefault("registration_no", "27082440")
+        fields.setdefault("email", "fakturace@example.cz")
+        return Client.objects.create(agency=agency, name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_project(db) -> Callable[..., Project]:
+    def make(client: Client, name: str = "E-shop", **fields) -> Project:
+        return Project.objects.create(client=client, name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_item(db) -> Callable[..., BillingItem]:
+    def make(project: Project, description: str = "PPC management", amount="10000", **fields):
+        return BillingItem.objects.create(
+            project=project, description=description, amount=Decimal(str(amount)), **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def fakturoid_settings(agency) -> FakturoidSettings:
+    """The agency's Fakturoid connection, configured (not necessarily verified)."""
+    return FakturoidSettings.objects.create(
+        agency=agency,
+        account_slug="acme",
+        api_client_id="client-id-123",
+        api_client_secret="secret-456",
+        contact_email="billing@acme.example",
+        vat_mode=FakturoidSettings.VatMode.VAT_PAYER,
+        currency="CZK",
+        account_name="Acme Agency s.r.o.",
+    )
+
+
+def login(user: User) -> HttpClient:
+    http = HttpClient()
+    http.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return http
+
+
+@pytest.fixture
+def owner_http(owner, agency) -> HttpClient:
+    return login(owner)
+
+
+@pytest.fixture
+def member_http(member, agency) -> HttpClient:
+    return login(member)
