@@ -5,4 +5,8 @@ from clients import views
 app_name = "clients"
 urlpatterns = [
     path("", views.client_list, name="list"),
+    path("clients/new/", views.client_create, name="create"),
+    path("clients/<int:pk>/", views.client_detail, name="detail"),
+    path("clients/<int:pk>/edit/", views.client_edit, name="edit"),
+    path("clients/<int:pk>/delete/", views.client_delete, name="delete"),
 ]

@@ -1,11 +1,117 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, ProtectedError, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from agencies.decorators import agency_required
-from clients.models import Client
+from clients.forms import ClientEditor
+from clients.models import Client, Project
+from clients.months import first_day
+
+CLIENTS_PER_PAGE = 50
+SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
+
+
+def clients_list_context(request: HttpRequest) -> dict:
+    """Everything the clients list shows: the filtered, sorted page of clients and the filters.
+
+    The number of queries does not depend on the number of clients: the figures are
+    annotations and the labels are prefetched.
+    """
+    agency = request.agency
+    month = first_day(timezone.localdate())
+    labels = list(agency.labels.all())
+    q = request.GET.get("q", "").strip()
+    label = next((item for item in labels if str(item.pk) == request.GET.get("label")), None)
+    sort = request.GET.get("sort", "name")
+    if sort not in SORTS:
+        sort = "name"
+
+    clients = (
+        Client.objects.for_agency(agency)
+        .with_list_figures(month=month)
+        .prefetch_related("labels")
+        .order_by(*SORTS[sort])
+    )
+    if q:
+        clients = clients.filter(
+            Q(name__icontains=q) | Q(registration_no__icontains=q) | Q(email__icontains=q)
+        )
+    if label is not None:
+        clients = clients.filter(labels=label)
+
+    page = Paginator(clients, CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    return {
+        "page": page,
+        "clients": page.object_list,
+        "month": month,
+        "labels": labels,
+        "q": q,
+        "label": label,
+        "sort": sort,
+        "filtered": bool(q or label),
+    }
 
 
 @agency_required
 def client_list(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.for_agency(request.agency)
-    return render(request, "clients/client_list.html", {"clients": clients})
+    return render(request, "clients/client_list.html", clients_list_context(request))
+
+
+@agency_required
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    clients = Client.objects.for_agency(request.agency).prefetch_related(
+        "labels",
+        "contacts",
+        Prefetch("projects", queryset=Project.objects.prefetch_related("billing_items")),
+    )
+    client = get_object_or_404(clients, pk=pk)
+    return render(request, "clients/client_detail.html", {"client": client})
+
+
+@agency_required
+def client_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, client=None)
+
+
+@agency_required
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects.for_agency(request.agency), pk=pk)
+    return _edit(request, client=client)
+
+
+def _edit(request: HttpRequest, *, client: Client | None) -> HttpResponse:
+    editor = ClientEditor(request.POST or None, agency=request.agency, client=client)
+    if request.method == "POST" and editor.is_valid():
+        saved = editor.save()
+        messages.success(request, _("%(client)s was saved.") % {"client": saved.name})
+        if "continue" in request.POST:
+            return redirect("clients:edit", saved.pk)
+        return redirect("clients:detail", saved.pk)
+    if request.method == "POST":
+        messages.error(request, _("Nothing was saved: please correct the errors below."))
+    return render(request, "clients/client_form.html", {"editor": editor, "client": client})
+
+
+@agency_required
+def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects.for_agency(request.agency), pk=pk)
+    if request.method == "POST":
+        try:
+            client.delete()
+        except ProtectedError:
+            messages.error(
+                request,
+                _("%(client)s has invoices and cannot be deleted.") % {"client": client.name},
+            )
+            return redirect("clients:detail", client.pk)
+        messages.success(request, _("%(client)s was deleted.") % {"client": client.name})
+        return redirect("clients:list")
+    return render(
+        request,
+        "clients/client_confirm_delete.html",
+        {"client": client, "has_invoices": client.invoices.exists()},
+    )

@@ -14,6 +14,12 @@ User = get_user_model()
 PASSWORD = "correct-horse-battery-1"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """Real hashing costs ~0.3 s a user; tests need working passwords, not strong ones."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:
     def make(username: str = "alice", **extra) -> User:

@@ -1,0 +1,282 @@
+import re
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.db import transaction
+from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency
+from clients.models import BillingItem, Client, ContactPerson, Label, Project
+from clients.months import iso_month, parse_month
+from clients.validators import normalize_dic, normalize_ico
+
+LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
+SUBJECT_ID_RE = re.compile(r"^(?:\d+|\S*/subjects/(\d+)(?:[/?#]\S*)?)$")
+
+
+class FakturoidSubjectIdField(forms.CharField):
+    """The id of a Fakturoid contact; a pasted contact address (…/subjects/123) is accepted."""
+
+    default_error_messages = {
+        "invalid": _(
+            "Enter the number from the contact's address in Fakturoid, e.g. 123 from "
+            "…/subjects/123."
+        ),
+    }
+
+    def to_python(self, value: object) -> int | None:
+        value = super().to_python(value).strip()
+        if not value:
+            return None
+        match = SUBJECT_ID_RE.match(value)
+        if not match:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        number = int(match[1] or value)
+        if number <= 0:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
+
+
+class ClientForm(forms.ModelForm):
+    """The client's billing details, its labels and its link to a Fakturoid contact."""
+
+    # Declared rather than generated: people type "123 45 678" or "cz 12345678", and the
+    # model's max_length must only apply after normalisation.
+    registration_no = forms.CharField(label=_("IČO"), max_length=20, required=False)
+    vat_no = forms.CharField(label=_("DIČ"), max_length=20, required=False)
+    labels_text = forms.CharField(
+        label=_("Labels"),
+        max_length=500,
+        required=False,
+        help_text=_("Separated by commas, e.g. PPC, SEO. New labels are created."),
+    )
+    fakturoid_subject_id = FakturoidSubjectIdField(
+        label=_("Fakturoid Client ID"),
+        required=False,
+        help_text=_(
+            "The number in the contact's address in Fakturoid: …/subjects/<id>. "
+            "You can paste the whole address."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Client
+        fields = [
+            "name",
+            "registration_no",
+            "vat_no",
+            "street",
+            "city",
+            "zip",
+            "country",
+            "email",
+            "phone",
+            "currency",
+            "fakturoid_subject_id",
+        ]
+        help_texts = {
+            "country": _("Two-letter code, e.g. CZ or SK."),
+            "currency": _("Three-letter code, e.g. CZK or EUR."),
+        }
+
+    def __init__(self, *args, agency: Agency, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.agency = agency
+        if self.instance.pk is None:
+            self.instance.agency = agency
+        else:
+            self.fields["labels_text"].initial = ", ".join(
+                label.name for label in self.instance.labels.all()
+            )
+
+    def clean_registration_no(self) -> str:
+        return normalize_ico(self.cleaned_data["registration_no"])
+
+    def clean_vat_no(self) -> str:
+        return normalize_dic(self.cleaned_data["vat_no"])
+
+    def clean_country(self) -> str:
+        return self.cleaned_data["country"].strip().upper()
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
+    def clean_labels_text(self) -> list[str]:
+        names: dict[str, str] = {}
+        for part in self.cleaned_data["labels_text"].split(","):
+            name = " ".join(part.split())
+            if not name:
+                continue
+            if len(name) > LABEL_MAX_LENGTH:
+                raise forms.ValidationError(
+                    _("The label “%(name)s” is too long (at most %(max)d characters)."),
+                    params={"name": name, "max": LABEL_MAX_LENGTH},
+                )
+            names.setdefault(name.casefold(), name)
+        return list(names.values())
+
+    def save(self, commit: bool = True) -> Client:
+        client = super().save(commit=False)
+        if "fakturoid_subject_id" in self.changed_data:
+            client.fakturoid_link_source = (
+                Client.LinkSource.MANUAL if client.fakturoid_subject_id else ""
+            )
+        if commit:
+            client.save()
+            client.labels.set(self._labels())
+        return client
+
+    def _labels(self) -> list[Label]:
+        """The agency's labels named in the form, creating the missing ones."""
+        existing = {label.name.casefold(): label for label in self.agency.labels.all()}
+        labels = []
+        for name in self.cleaned_data["labels_text"]:
+            label = existing.get(name.casefold())
+            if label is None:
+                label, _created = Label.objects.get_or_create(agency=self.agency, name=name)
+            labels.append(label)
+        return labels
+
+
+class ContactPersonForm(forms.ModelForm):
+    class Meta:
+        model = ContactPerson
+        fields = ["name", "role", "email", "phone"]
+
+
+ContactFormSet = inlineformset_factory(
+    Client, ContactPerson, form=ContactPersonForm, extra=1, can_delete=True
+)
+
+
+class MonthInput(forms.DateInput):
+    input_type = "month"
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs={"placeholder": "YYYY-MM", **(attrs or {})}, format="%Y-%m")
+
+
+class MonthField(forms.Field):
+    """A calendar month typed as YYYY-MM (what <input type="month"> sends), as its first day."""
+
+    widget = MonthInput
+    default_error_messages = {"invalid": _("Enter a month as YYYY-MM, e.g. 2026-01.")}
+
+    def to_python(self, value: object) -> date | None:
+        if isinstance(value, date):
+            return value.replace(day=1)
+        if value in self.empty_values:
+            return None
+        month = parse_month(str(value))
+        if month is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return month
+
+    def prepare_value(self, value: object) -> object:
+        return iso_month(value) if isinstance(value, date) else value
+
+
+class BillingItemForm(forms.ModelForm):
+    first_month = MonthField(label=_("First month"), required=False)
+    last_month = MonthField(label=_("Last month"), required=False)
+    month = MonthField(label=_("Month"), required=False)
+
+    class Meta:
+        model = BillingItem
+        fields = ["description", "amount", "vat_rate", "kind", "first_month", "last_month", "month"]
+        widgets = {
+            "amount": forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+            "vat_rate": forms.NumberInput(attrs={"min": "0", "max": "100"}),
+        }
+
+    def clean_amount(self) -> Decimal | None:
+        amount = self.cleaned_data["amount"]
+        if amount is not None and amount <= 0:
+            raise forms.ValidationError(_("The amount must be greater than zero."))
+        return amount
+
+
+BillingItemFormSet = inlineformset_factory(
+    Project, BillingItem, form=BillingItemForm, extra=2, can_delete=True
+)
+
+
+class ProjectForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=200, required=False, assume_scheme="https")
+
+    class Meta:
+        model = Project
+        fields = ["name", "kind", "url", "active"]
+
+    items: BillingItemFormSet
+
+    def has_changed(self) -> bool:
+        # An empty extra project with billing items typed in must be validated (and then ask
+        # for its name) instead of being skipped together with the items.
+        return super().has_changed() or self.items.has_changed()
+
+
+class BaseProjectFormSet(BaseInlineFormSet):
+    """Projects, each form carrying its own formset of billing items in `form.items`."""
+
+    def add_fields(self, form: ProjectForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.items = BillingItemFormSet(
+            data=form.data if form.is_bound else None,
+            instance=form.instance,
+            prefix=f"{form.prefix}-items",
+        )
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        for form in self.forms:
+            if not self._should_delete_form(form):
+                valid = form.items.is_valid() and valid
+        return valid
+
+    def save(self, commit: bool = True) -> list[Project]:
+        projects = super().save(commit=commit)
+        for form in self.forms:
+            if form.instance.pk is not None and not self._should_delete_form(form):
+                form.items.save(commit=commit)
+        return projects
+
+
+ProjectFormSet = inlineformset_factory(
+    Client,
+    Project,
+    form=ProjectForm,
+    formset=BaseProjectFormSet,
+    extra=1,
+    can_delete=True,
+)
+
+
+class ClientEditor:
+    """The whole client page: billing details, contact persons, projects with billing items.
+
+    Everything is validated before anything is saved, and saved in one transaction.
+    """
+
+    def __init__(
+        self, data: QueryDict | None = None, *, agency: Agency, client: Client | None = None
+    ) -> None:
+        self.form = ClientForm(data, instance=client, agency=agency)
+        self.contacts = ContactFormSet(data, instance=self.form.instance, prefix="contacts")
+        self.projects = ProjectFormSet(data, instance=self.form.instance, prefix="projects")
+
+    def is_valid(self) -> bool:
+        # Evaluate every part so that all errors are shown at once.
+        results = [self.form.is_valid(), self.contacts.is_valid(), self.projects.is_valid()]
+        return all(results)
+
+    def save(self) -> Client:
+        with transaction.atomic():
+            client = self.form.save()
+            self.contacts.save()
+            self.projects.save()
+        return client
