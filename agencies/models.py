@@ -140,6 +140,22 @@ class FakturoidSettings(models.Model):
         # Unknown (never verified) counts as a VAT payer: sending VAT rates is the safe default.
         return self.vat_mode != self.VatMode.NON_VAT_PAYER
 
+    def forget_connection(self) -> None:
+        """Drop what belongs to the old credentials: the token and what verification learnt."""
+        self.access_token = ""
+        self.token_expires_at = None
+        self.account_name = ""
+        self.vat_mode = ""
+        self.currency = ""
+        self.verified_at = None
+
+    def disconnect(self) -> None:
+        """Remove the credentials and the token; the agency can no longer bill until set up."""
+        self.forget_connection()
+        self.api_client_id = ""
+        self.api_client_secret = ""
+        self.save()
+
     def token_is_fresh(self, *, margin_seconds: int = 60) -> bool:
         return bool(
             self.access_token

@@ -3,13 +3,14 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, ProtectedError, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.decorators import agency_required
 from clients.forms import ClientEditor
 from clients.models import Client, Project
-from clients.months import first_day
+from clients.months import format_month, iso_month, parse_month
+from fakturoid.models import Invoice
+from fakturoid.services import default_period
 
 CLIENTS_PER_PAGE = 50
 SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
@@ -22,7 +23,7 @@ def clients_list_context(request: HttpRequest) -> dict:
     annotations and the labels are prefetched.
     """
     agency = request.agency
-    month = first_day(timezone.localdate())
+    month = parse_month(request.GET.get("month", "")) or default_period(agency)
     labels = list(agency.labels.all())
     q = request.GET.get("q", "").strip()
     label = next((item for item in labels if str(item.pk) == request.GET.get("label")), None)
@@ -33,7 +34,14 @@ def clients_list_context(request: HttpRequest) -> dict:
     clients = (
         Client.objects.for_agency(agency)
         .with_list_figures(month=month)
-        .prefetch_related("labels")
+        .prefetch_related(
+            "labels",
+            Prefetch(
+                "invoices",
+                queryset=Invoice.objects.filter(period=month),
+                to_attr="month_invoices",
+            ),
+        )
         .order_by(*SORTS[sort])
     )
     if q:
@@ -48,6 +56,9 @@ def clients_list_context(request: HttpRequest) -> dict:
         "page": page,
         "clients": page.object_list,
         "month": month,
+        "month_iso": iso_month(month),
+        "month_label": format_month(month),
+        "can_invoice": agency.fakturoid_ready,
         "labels": labels,
         "q": q,
         "label": label,
@@ -69,7 +80,8 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Prefetch("projects", queryset=Project.objects.prefetch_related("billing_items")),
     )
     client = get_object_or_404(clients, pk=pk)
-    return render(request, "clients/client_detail.html", {"client": client})
+    invoices = client.invoices.select_related("created_by").order_by("-period", "-created_at")
+    return render(request, "clients/client_detail.html", {"client": client, "invoices": invoices})
 
 
 @agency_required

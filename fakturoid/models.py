@@ -83,3 +83,28 @@ class Invoice(models.Model):
     @property
     def period_label(self) -> str:
         return format_month(self.period)
+
+
+class ApiCall(models.Model):
+    """One HTTP attempt to Fakturoid, written by `fakturoid.client`: the integration log.
+
+    Holds no secrets: the path keeps only the query we built (ids, search terms), never the
+    token, and `error` holds the error class and Fakturoid's message, never a body.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="api_calls")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=500)
+    status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    rate_limit_remaining = models.IntegerField(_("rate limit remaining"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("Fakturoid API call")
+        verbose_name_plural = _("Fakturoid API calls")
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status or '-'}"

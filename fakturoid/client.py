@@ -1,0 +1,854 @@
+"""The one door to Fakturoid API v3 (https://www.fakturoid.cz/api/v3).
+
+`FakturoidClient(fakturoid_settings)` holds one `requests.Session` and speaks for one agency:
+it gets and shares the agency's OAuth token, sends every request through `_request()` (one HTTP
+attempt: timeouts, error mapping, rate-limit headers, the ApiCall log), applies the retry policy
+in `_call()` and turns the JSON into the frozen dataclasses below (Decimal amounts, real dates).
+
+Every failure is a `FakturoidError` subclass carrying the HTTP status and Fakturoid's own
+message; no `requests` exception escapes, and no secret or token is put in a message or log.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import requests
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from urllib3.exceptions import NewConnectionError
+
+from agencies.models import FakturoidSettings
+from fakturoid.models import ApiCall
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGES = 1000  # A server that never sends an empty page must not loop us forever.
+TOKEN_MARGIN_SECONDS = 60  # A token this close to expiry is replaced before use.
+MAX_GET_ATTEMPTS = 3
+BACKOFF_SECONDS = (0.5, 1.5)  # Waits before the 2nd and 3rd attempt of a GET.
+DEFAULT_TOKEN_LIFETIME = 7200
+# OAuth error codes at the token endpoint that mean the Client ID or Secret ID is wrong.
+OAUTH_CREDENTIAL_ERRORS = {"invalid_client", "unauthorized_client"}
+
+# Every wait goes through this name, so tests can replace it and stay fast.
+_sleep = time.sleep
+
+
+# --- Errors ---------------------------------------------------------------------------------
+
+
+class FakturoidError(Exception):
+    """Anything that went wrong talking to Fakturoid.
+
+    `status` is the HTTP status (None when there was no answer), `message` Fakturoid's own
+    message (its error_description or the joined validation messages) or ours, `errors` the
+    validation map `{field: [message, ...]}` when Fakturoid sent one, and `maybe_processed`
+    says that a POST may have been carried out even though it failed (look it up before
+    sending it again).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: dict[str, list[str]] | None = None,
+        maybe_processed: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.errors = errors or {}
+        self.maybe_processed = maybe_processed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
+
+
+class ConfigurationError(FakturoidError):
+    """Settings are missing (credentials, organisation, contact e-mail) or invalid."""
+
+
+class AuthenticationError(FakturoidError):
+    """Fakturoid refused the Client ID / Secret ID, or even a brand-new token (401)."""
+
+
+class AccountBlocked(FakturoidError):
+    """The Fakturoid account is blocked for an unpaid Fakturoid subscription (402)."""
+
+
+class Forbidden(FakturoidError):
+    """Fakturoid refused the action (403), e.g. no bank account or a plan limit."""
+
+
+class NotFound(FakturoidError):
+    """The record or URL does not exist (404)."""
+
+
+class ValidationFailed(FakturoidError):
+    """Fakturoid refused the data (422); `errors` maps fields to messages."""
+
+
+class RateLimited(FakturoidError):
+    """Too many requests (429); `retry_after` is the number of seconds until the reset."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class Unavailable(FakturoidError):
+    """Fakturoid failed or is in maintenance (5xx)."""
+
+
+class NetworkError(FakturoidError):
+    """No answer: the connection failed or timed out."""
+
+
+class InvalidResponse(FakturoidError):
+    """Fakturoid's answer cannot be read: not JSON, empty, a redirect or the wrong shape."""
+
+
+# --- Parsed data ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Fakturoid's request budget as the last response stated it (None: not stated)."""
+
+    quota: int | None
+    window: int | None
+    remaining: int | None
+    reset_seconds: int | None
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    slug: str
+    name: str | None
+    permission: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    full_name: str | None
+    email: str | None
+    accounts: tuple[AccountRef, ...]
+
+
+@dataclass(frozen=True)
+class Account:
+    slug: str
+    name: str | None
+    full_name: str | None
+    registration_no: str | None
+    vat_no: str | None
+    vat_mode: str | None
+    vat_price_mode: str | None
+    currency: str | None
+    due: int | None
+    plan: str | None
+
+
+@dataclass(frozen=True)
+class Subject:
+    id: int
+    custom_id: str | None
+    name: str | None
+    full_name: str | None
+    email: str | None
+    registration_no: str | None
+    vat_no: str | None
+    street: str | None
+    city: str | None
+    zip: str | None
+    country: str | None
+    html_url: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    name: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    vat_rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: int
+    custom_id: str | None
+    number: str | None
+    status: str | None
+    subject_id: int | None
+    issued_on: date | None
+    due_on: date | None
+    currency: str | None
+    subtotal: Decimal | None
+    total: Decimal | None
+    html_url: str | None
+    public_html_url: str | None
+    pdf_url: str | None
+    url: str | None
+    lines: tuple[InvoiceLine, ...]
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One HTTP attempt, as handed to the client's `on_call` hook (and the ApiCall log)."""
+
+    method: str
+    path: str
+    status: int | None
+    duration_ms: int
+    rate_limit_remaining: int | None
+    error: str
+
+
+def parse_rate_limit(headers: Any) -> RateLimit | None:
+    """Read `X-RateLimit-Policy: default;q=400;w=60` and `X-RateLimit: default;r=398;t=55`.
+
+    Returns None when neither header is present; a missing or malformed value is None.
+    """
+    policy = headers.get("X-RateLimit-Policy")
+    state = headers.get("X-RateLimit")
+    if policy is None and state is None:
+        return None
+    values = {**_header_values(policy), **_header_values(state)}
+    return RateLimit(
+        quota=values.get("q"),
+        window=values.get("w"),
+        remaining=values.get("r"),
+        reset_seconds=values.get("t"),
+    )
+
+
+def _header_values(header: str | None) -> dict[str, int]:
+    values = {}
+    for part in (header or "").split(";"):
+        key, _sep, value = part.partition("=")
+        try:
+            number = int(value.strip())
+        except ValueError:
+            continue
+        if number >= 0:
+            values[key.strip()] = number
+    return values
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    return number
+
+
+def _date(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _user(data: dict) -> User:
+    return User(
+        id=int(data["id"]),
+        full_name=_text(data.get("full_name")),
+        email=_text(data.get("email")),
+        accounts=tuple(
+            AccountRef(
+                slug=str(account["slug"]),
+                name=_text(account.get("name")),
+                permission=_text(account.get("permission")),
+            )
+            for account in data.get("accounts") or ()
+        ),
+    )
+
+
+def _account(data: dict) -> Account:
+    return Account(
+        slug=str(data["subdomain"]),
+        name=_text(data.get("name")),
+        full_name=_text(data.get("full_name")),
+        registration_no=_text(data.get("registration_no")),
+        vat_no=_text(data.get("vat_no")),
+        vat_mode=_text(data.get("vat_mode")),
+        vat_price_mode=_text(data.get("vat_price_mode")),
+        currency=_text(data.get("currency")),
+        due=_int(data.get("due")),
+        plan=_text(data.get("plan")),
+    )
+
+
+def _subject(data: dict) -> Subject:
+    fields = ("name", "full_name", "email", "registration_no", "vat_no", "street", "city")
+    return Subject(
+        id=int(data["id"]),
+        custom_id=_text(data.get("custom_id")),
+        **{field: _text(data.get(field)) for field in fields},
+        zip=_text(data.get("zip")),
+        country=_text(data.get("country")),
+        html_url=_text(data.get("html_url")),
+        url=_text(data.get("url")),
+    )
+
+
+def _invoice(data: dict) -> Invoice:
+    return Invoice(
+        id=int(data["id"]),
+        custom_id=_text(data.get("custom_id")),
+        number=_text(data.get("number")),
+        status=_text(data.get("status")),
+        subject_id=_int(data.get("subject_id")),
+        issued_on=_date(data.get("issued_on")),
+        due_on=_date(data.get("due_on")),
+        currency=_text(data.get("currency")),
+        subtotal=_decimal(data.get("subtotal")),
+        total=_decimal(data.get("total")),
+        html_url=_text(data.get("html_url")),
+        public_html_url=_text(data.get("public_html_url")),
+        pdf_url=_text(data.get("pdf_url")),
+        url=_text(data.get("url")),
+        lines=tuple(
+            InvoiceLine(
+                name=str(line["name"]),
+                quantity=_decimal(line.get("quantity")),
+                unit_price=_decimal(line.get("unit_price")),
+                vat_rate=_decimal(line.get("vat_rate")),
+            )
+            for line in data.get("lines") or ()
+        ),
+    )
+
+
+T = TypeVar("T")
+
+
+def _parse(parse: Callable[[dict], T], data: Any, *, maybe_processed: bool = False) -> T:
+    """Apply a parser to one JSON object; a wrong shape becomes InvalidResponse."""
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
+        raise InvalidResponse(
+            _("Fakturoid answered with data in an unexpected shape (%(problem)s).")
+            % {"problem": f"{type(error).__name__}: {error}"},
+            maybe_processed=maybe_processed,
+        ) from error
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets the Authorization header (as `auth`, so a ~/.netrc can never replace it)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<hidden>)"
+
+
+def _api_message(body: Any) -> tuple[str, dict[str, list[str]]]:
+    """Fakturoid's message and validation map from an error body (either may be empty)."""
+    if not isinstance(body, dict):
+        return "", {}
+    errors: dict[str, list[str]] = {}
+    raw = body.get("errors")
+    if isinstance(raw, dict):
+        for field, messages in raw.items():
+            items = messages if isinstance(messages, list) else [messages]
+            errors[str(field)] = [str(message) for message in items]
+    elif isinstance(raw, list):
+        errors["base"] = [str(message) for message in raw]
+    if errors:
+        message = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in errors.items())
+        return message, errors
+    for key in ("error_description", "error", "status"):
+        if isinstance(body.get(key), str) and body[key].strip():
+            return body[key].strip(), {}
+    return "", {}
+
+
+def _may_have_arrived(error: requests.RequestException) -> bool:
+    """Whether Fakturoid may have received the request despite the failure.
+
+    Only a connection that was never made is sure: a read timeout or a connection dropped
+    mid-way may come after Fakturoid carried the request out.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return False
+    if isinstance(error, requests.ConnectionError):
+        reason = error.args[0] if error.args else None
+        return not isinstance(getattr(reason, "reason", reason), NewConnectionError)
+    return True
+
+
+class FakturoidClient:
+    """Fakturoid API v3 for one agency (one `requests.Session` per object).
+
+    `fakturoid` is the agency's FakturoidSettings. When it is saved, the access token is shared
+    through its database row (refreshed under a lock, see `_locked_settings`) and each HTTP
+    attempt is written to the ApiCall log. When it is unsaved (checking credentials typed in a
+    form), the token lives on the instance only and nothing is written. Either way the token
+    in use is set on the instance. `on_call` replaces the logging hook with any callable that
+    takes a CallRecord.
+
+    Raises ConfigurationError when a setting needed for any request is missing.
+    """
+
+    def __init__(
+        self,
+        fakturoid: FakturoidSettings,
+        *,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self.fakturoid = fakturoid
+        self.base_url = settings.FAKTUROID_API_URL.rstrip("/")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise ConfigurationError(_("FAKTUROID_API_URL must be an http(s) address."))
+        if not (fakturoid.account_slug and fakturoid.api_client_id):
+            raise ConfigurationError(
+                _("Fill in the Fakturoid organisation name and Client ID first.")
+            )
+        if not fakturoid.api_client_secret:
+            raise ConfigurationError(_("Fill in the Fakturoid Secret ID first."))
+        if not settings.FAKTUROID_APP_NAME:
+            raise ConfigurationError(_("FAKTUROID_APP_NAME must name this application."))
+        email = fakturoid.contact_email or settings.FAKTUROID_CONTACT_EMAIL
+        if not email:
+            raise ConfigurationError(
+                _(
+                    "Fakturoid requires a contact e-mail with every request: fill in the "
+                    "contact e-mail in Settings → Fakturoid (or set FAKTUROID_CONTACT_EMAIL)."
+                )
+            )
+        self.timeout = (settings.FAKTUROID_CONNECT_TIMEOUT, settings.FAKTUROID_READ_TIMEOUT)
+        self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
+        self.on_call = on_call or self._log_call
+        self.rate_limit: RateLimit | None = None
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "User-Agent": f"{settings.FAKTUROID_APP_NAME} ({email})",
+                "Accept": "application/json",
+            }
+        )
+
+    # --- Endpoints --------------------------------------------------------------------------
+
+    # https://www.fakturoid.cz/api/v3/users
+    def get_user(self) -> User:
+        """The user the credentials belong to, with the accounts they reach (GET /user.json).
+
+        Raises AuthenticationError, NetworkError, Unavailable or another FakturoidError.
+        """
+        return _parse(_user, self._call("GET", "/user.json"))
+
+    # https://www.fakturoid.cz/api/v3/account
+    def get_account(self) -> Account:
+        """The agency's Fakturoid account: name, VAT mode, currency, due days.
+
+        Raises AuthenticationError, NotFound (no such organisation), AccountBlocked,
+        NetworkError, Unavailable or another FakturoidError.
+        """
+        return _parse(_account, self._call("GET", self._account_path("/account.json")))
+
+    # https://www.fakturoid.cz/api/v3/subjects
+    def search_subjects(self, query: str) -> list[Subject]:
+        """Contacts whose name, full name, e-mail, IČO, DIČ or note contain `query`
+        (every page). Raises FakturoidError subclasses."""
+        path = self._account_path("/subjects/search.json")
+        return [_parse(_subject, item) for item in self._pages(path, {"query": query})]
+
+    # https://www.fakturoid.cz/api/v3/subjects
+    def list_subjects(self, custom_id: str | None = None) -> list[Subject]:
+        """All contacts (every page), or those with our `custom_id`. Raises FakturoidError
+        subclasses."""
+        params = {"custom_id": custom_id} if custom_id is not None else {}
+        path = self._account_path("/subjects.json")
+        return [_parse(_subject, item) for item in self._pages(path, params)]
+
+    # https://www.fakturoid.cz/api/v3/subjects
+    def get_subject(self, subject_id: int) -> Subject:
+        """The contact `subject_id`. Raises NotFound for an unknown id, or another
+        FakturoidError."""
+        path = self._account_path(f"/subjects/{int(subject_id)}.json")
+        return _parse(_subject, self._call("GET", path))
+
+    # https://www.fakturoid.cz/api/v3/subjects
+    def create_subject(self, data: dict) -> Subject:
+        """Create a contact from `data` (only `name` is required); returns it (201).
+
+        Raises ValidationFailed (with `errors`), Forbidden (plan limit), or another
+        FakturoidError; NetworkError/Unavailable with `maybe_processed` when it may exist.
+        """
+        body = self._call("POST", self._account_path("/subjects.json"), data)
+        return _parse(_subject, body, maybe_processed=True)
+
+    # https://www.fakturoid.cz/api/v3/invoices
+    def create_invoice(self, data: dict) -> Invoice:
+        """Create an invoice from `data`; returns it, final and numbered (201). Never retried.
+
+        Raises ValidationFailed, Forbidden (e.g. no bank account: `errors["bank_account"]`),
+        AccountBlocked, or NetworkError/Unavailable/InvalidResponse with `maybe_processed`
+        True when the invoice may exist: look it up by custom_id before trying again.
+        """
+        body = self._call("POST", self._account_path("/invoices.json"), data)
+        return _parse(_invoice, body, maybe_processed=True)
+
+    # https://www.fakturoid.cz/api/v3/invoices
+    def get_invoice(self, invoice_id: int) -> Invoice:
+        """The invoice `invoice_id`. Raises NotFound for an unknown id, or another
+        FakturoidError."""
+        path = self._account_path(f"/invoices/{int(invoice_id)}.json")
+        return _parse(_invoice, self._call("GET", path))
+
+    # https://www.fakturoid.cz/api/v3/invoices
+    def find_invoices(self, *, custom_id: str) -> list[Invoice]:
+        """Invoices with our `custom_id` (every page; normally none or one). Raises
+        FakturoidError subclasses."""
+        path = self._account_path("/invoices.json")
+        return [_parse(_invoice, item) for item in self._pages(path, {"custom_id": custom_id})]
+
+    # https://www.fakturoid.cz/api/v3/invoices
+    def fire_invoice(self, invoice_id: int, event: str) -> None:
+        """Fire `event` (mark_as_sent, cancel, lock, ...) on the invoice (204).
+
+        Raises ValidationFailed when the event cannot be fired, NotFound, or another
+        FakturoidError.
+        """
+        path = self._account_path(f"/invoices/{int(invoice_id)}/fire.json")
+        self._call("POST", path, params={"event": event}, expect_body=False)
+
+    # --- Plumbing ---------------------------------------------------------------------------
+
+    def _account_path(self, path: str) -> str:
+        return f"/accounts/{quote(self.fakturoid.account_slug, safe='')}{path}"
+
+    def _pages(self, path: str, params: dict[str, str]) -> Iterator[Any]:
+        """Every item of a collection: ?page=1, 2, ... until Fakturoid sends an empty page
+        (pages hold 40 items, but only an empty page says there are no more)."""
+        for page in range(1, MAX_PAGES + 1):
+            items = self._call("GET", path, params={**params, "page": page})
+            if not isinstance(items, list):
+                raise InvalidResponse(_("Fakturoid answered a list request without a list."))
+            if not items:
+                return
+            yield from items
+        raise InvalidResponse(_("Fakturoid kept sending pages beyond %(n)s.") % {"n": MAX_PAGES})
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        data: dict | None = None,
+        *,
+        params: dict | None = None,
+        expect_body: bool = True,
+    ) -> Any:
+        """One API request under the retry policy; returns the JSON body (None if none).
+
+        A 401 gets one new token and one repeat. A 429 whose reset is near is waited out once.
+        Only a GET is repeated after a network error or 5xx (at most MAX_GET_ATTEMPTS tries).
+        """
+        attempt = 1
+        refreshed = waited = False
+        while True:
+            token = self._token()
+            try:
+                return self._request(
+                    method,
+                    path,
+                    json=data,
+                    params=params,
+                    auth=_BearerAuth(token),
+                    expect_body=expect_body,
+                )
+            except AuthenticationError:
+                if refreshed:
+                    raise
+                refreshed = True
+                self._refresh_token(failed_token=token)
+            except RateLimited as error:
+                wait = error.retry_after
+                if waited or wait is None or wait > self.max_rate_limit_wait:
+                    raise
+                waited = True
+                logger.info("Fakturoid rate limit reached, waiting %s s", wait)
+                _sleep(wait)
+            except (NetworkError, Unavailable) as error:
+                if method != "GET" or attempt >= MAX_GET_ATTEMPTS:
+                    raise
+                logger.warning("Fakturoid %s %s failed (%r), retrying", method, path, error)
+                _sleep(BACKOFF_SECONDS[attempt - 1])
+                attempt += 1
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: requests.auth.AuthBase | tuple[str, str],
+        json: dict | None = None,
+        params: dict | None = None,
+        expect_body: bool = True,
+        token_request: bool = False,
+    ) -> Any:
+        """One HTTP attempt: send it, log it, and return the JSON body or raise its error."""
+        status, rate_limit, result, error = None, None, None, None
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            error = self._network_error(method, exc)
+        else:
+            status = response.status_code
+            rate_limit = parse_rate_limit(response.headers)
+            if rate_limit is not None:
+                self.rate_limit = rate_limit
+            try:
+                result = self._read(method, response, rate_limit, expect_body, token_request)
+            except FakturoidError as exc:
+                error = exc
+        self._record(
+            CallRecord(
+                method=method,
+                path=(f"{path}?{urlencode(params)}" if params else path)[:500],
+                status=status,
+                duration_ms=round((time.monotonic() - started) * 1000),
+                rate_limit_remaining=rate_limit.remaining if rate_limit else None,
+                error=f"{type(error).__name__}: {error.message}"[:500] if error else "",
+            )
+        )
+        if error is not None:
+            raise error
+        return result
+
+    def _read(
+        self,
+        method: str,
+        response: requests.Response,
+        rate_limit: RateLimit | None,
+        expect_body: bool,
+        token_request: bool,
+    ) -> Any:
+        """The JSON body of a successful response, or the FakturoidError its status means.
+
+        When the body is not JSON, the status still decides where it alone says what happened
+        (401, 402, 429, 5xx); anything else becomes InvalidResponse.
+        """
+        status = response.status_code
+        body, readable = None, False
+        if response.content:
+            try:
+                body, readable = response.json(), True
+            except ValueError:
+                pass
+        # A POST answered 2xx or 5xx may have been carried out: the caller must look it up.
+        maybe_processed = method != "GET" and (200 <= status < 300 or status >= 500)
+        not_json = _("Fakturoid answered %(status)s with %(what)s instead of JSON.") % {
+            "status": status,
+            "what": _describe_body(response),
+        }
+        if 200 <= status < 300:
+            if readable or (not expect_body and not response.content):
+                return body
+            raise InvalidResponse(not_json, status=status, maybe_processed=maybe_processed)
+        if 300 <= status < 400:
+            raise InvalidResponse(
+                _("Fakturoid answered with a redirect (%(status)s): check FAKTUROID_API_URL.")
+                % {"status": status},
+                status=status,
+            )
+        api_message, errors = _api_message(body)
+        details = {"status": status, "errors": errors, "maybe_processed": maybe_processed}
+        oauth_error = body.get("error") if isinstance(body, dict) else None
+        if status == 401 or (token_request and oauth_error in OAUTH_CREDENTIAL_ERRORS):
+            message = _("Fakturoid did not accept the Client ID or Secret ID.")
+            raise AuthenticationError(
+                f"{message} ({api_message})" if api_message else message, **details
+            )
+        if status == 402:
+            message = api_message or _("The Fakturoid account is blocked (unpaid subscription).")
+            raise AccountBlocked(message, **details)
+        if status == 429:
+            message = api_message or _("Too many requests to Fakturoid.")
+            reset = rate_limit.reset_seconds if rate_limit else None
+            raise RateLimited(message, retry_after=reset, **details)
+        if status >= 500:
+            if api_message:
+                message = _("Fakturoid is unavailable (HTTP %(status)s): %(message)s")
+            elif readable:
+                message = _("Fakturoid is unavailable (HTTP %(status)s).")
+            else:
+                message = _("Fakturoid is unavailable (HTTP %(status)s, %(what)s instead of JSON).")
+            what = _describe_body(response)
+            raise Unavailable(
+                message % {"status": status, "message": api_message, "what": what}, **details
+            )
+        if not readable:
+            raise InvalidResponse(not_json, **details)
+        error_class = {403: Forbidden, 404: NotFound, 422: ValidationFailed}.get(
+            status, FakturoidError
+        )
+        message = api_message or _("Fakturoid answered %(status)s.") % {"status": status}
+        raise error_class(message, **details)
+
+    def _network_error(self, method: str, error: requests.RequestException) -> NetworkError:
+        if isinstance(error, requests.Timeout):
+            message = _("Fakturoid did not answer in time (%(kind)s).")
+        elif isinstance(error, requests.ConnectionError):
+            message = _("Could not connect to Fakturoid (%(kind)s).")
+        else:
+            message = _("The request to Fakturoid failed (%(kind)s).")
+        return NetworkError(
+            message % {"kind": type(error).__name__},
+            maybe_processed=method != "GET" and _may_have_arrived(error),
+        )
+
+    def _record(self, call: CallRecord) -> None:
+        if call.error:
+            logger.info("Fakturoid %s %s failed: %s", call.method, call.path, call.error)
+        else:
+            logger.debug("Fakturoid %s %s: %s", call.method, call.path, call.status)
+        self.on_call(call)
+
+    def _log_call(self, call: CallRecord) -> None:
+        """The default `on_call` hook: an ApiCall row for saved settings. Never raises."""
+        if self.fakturoid.pk is None:
+            return
+        try:
+            with transaction.atomic():
+                ApiCall.objects.create(agency_id=self.fakturoid.agency_id, **asdict(call))
+        except DatabaseError:
+            logger.warning("Could not write the Fakturoid API call log", exc_info=True)
+
+    # --- Token ------------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        """An access token that is not about to expire: the one held, or a new one."""
+        if self.fakturoid.token_is_fresh(margin_seconds=TOKEN_MARGIN_SECONDS):
+            return self.fakturoid.access_token
+        return self._refresh_token()
+
+    def _refresh_token(self, *, failed_token: str | None = None) -> str:
+        """A fresh token other than `failed_token`, requested from Fakturoid only if needed.
+
+        For saved settings the stored token is re-read under a lock first: of several
+        processes needing a token at once, one requests it and the others reuse it (a new
+        token may invalidate the old one, so there must be only one).
+        """
+        if self.fakturoid.pk is None:
+            credentials = (self.fakturoid.api_client_id, self.fakturoid.api_client_secret)
+            return self._adopt(*self._request_token(*credentials))
+        with _locked_settings(self.fakturoid.pk) as row:
+            fresh = row.token_is_fresh(margin_seconds=TOKEN_MARGIN_SECONDS)
+            if fresh and row.access_token != failed_token:
+                return self._adopt(row.access_token, row.token_expires_at)
+            try:
+                # The row's credentials: an owner may have changed them since we loaded ours.
+                token, expires_at = self._request_token(row.api_client_id, row.api_client_secret)
+            except FakturoidError as error:
+                # Leave the block normally, so the log row of the failed attempt is kept.
+                failure = error
+            else:
+                row.access_token, row.token_expires_at = token, expires_at
+                row.save(update_fields=["access_token", "token_expires_at", "updated_at"])
+                return self._adopt(token, expires_at)
+        raise failure
+
+    # https://www.fakturoid.cz/api/v3/authorization (client credentials flow)
+    def _request_token(self, client_id: str, client_secret: str) -> tuple[str, datetime]:
+        """A new access token and when it expires. Raises AuthenticationError for wrong
+        credentials, or another FakturoidError."""
+        body = self._request(
+            "POST",
+            "/oauth/token",
+            json={"grant_type": "client_credentials"},
+            auth=(client_id, client_secret),
+            token_request=True,
+        )
+        token = body.get("access_token") if isinstance(body, dict) else None
+        try:
+            expires_in = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)
+        except (TypeError, ValueError, AttributeError):
+            expires_in = DEFAULT_TOKEN_LIFETIME
+        if not isinstance(token, str) or not token:
+            raise InvalidResponse(_("Fakturoid's token answer has no access token."))
+        return token, timezone.now() + timedelta(seconds=expires_in)
+
+    def _adopt(self, token: str, expires_at: datetime) -> str:
+        """Hold `token` on the settings instance (callers may save it or read it)."""
+        self.fakturoid.access_token = token
+        self.fakturoid.token_expires_at = expires_at
+        return token
+
+
+_process_locks: dict[int, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _locked_settings(pk: int) -> Iterator[FakturoidSettings]:
+    """The stored settings row, locked against other token refreshes until the block ends.
+
+    Threads of this process wait on a process lock. Across processes the row is locked with
+    SELECT ... FOR UPDATE (PostgreSQL), held while the token is requested. SQLite has no row
+    locks: its transaction would lock the whole database for the duration of the request,
+    stalling every writer, the local sandbox serving that very request included. There the
+    process lock is all (SQLite deployments run one process); should two processes still
+    both get a token, the one whose token was invalidated gets a 401 and re-reads the row.
+    """
+    with _process_locks_guard:
+        process_lock = _process_locks.setdefault(pk, threading.Lock())
+    with process_lock:
+        if not connection.features.has_select_for_update:
+            yield FakturoidSettings.objects.get(pk=pk)
+            return
+        with transaction.atomic():
+            yield FakturoidSettings.objects.select_for_update().get(pk=pk)
+
+
+def _describe_body(response: requests.Response) -> str:
+    """What a response carries, for messages; never the body itself (it could hold a token)."""
+    if not response.content:
+        return _("an empty body")
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "text/html" or response.content.lstrip()[:1] == b"<":
+        return _("an HTML page")
+    if "json" in content_type:
+        return _("invalid JSON")
+    return _("unreadable content (%(type)s)") % {"type": content_type or "?"}
