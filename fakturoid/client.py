@@ -545,6 +545,15 @@ class FakturoidClient:
         path = self._account_path(f"/invoices/{int(invoice_id)}/fire.json")
         self._call("POST", path, params={"event": event}, expect_body=False)
 
+    # https://www.fakturoid.cz/api/v3/invoices (download invoice PDF)
+    def download_invoice_pdf(self, invoice_id: int) -> bytes | None:
+        """The invoice's PDF, or None while Fakturoid is still generating it (204).
+
+        Raises NotFound for an unknown id, or another FakturoidError.
+        """
+        path = self._account_path(f"/invoices/{int(invoice_id)}/download.pdf")
+        return self._call("GET", path, raw=True) or None
+
     # --- Plumbing ---------------------------------------------------------------------------
 
     def _account_path(self, path: str) -> str:
@@ -570,8 +579,10 @@ class FakturoidClient:
         *,
         params: dict | None = None,
         expect_body: bool = True,
+        raw: bool = False,
     ) -> Any:
-        """One API request under the retry policy; returns the JSON body (None if none).
+        """One API request under the retry policy; returns the JSON body (None if none), or
+        with `raw` the body's bytes.
 
         A 401 gets one new token and one repeat. A 429 whose reset is near is waited out once.
         Only a GET is repeated after a network error or 5xx (at most MAX_GET_ATTEMPTS tries).
@@ -588,6 +599,7 @@ class FakturoidClient:
                     params=params,
                     auth=_BearerAuth(token),
                     expect_body=expect_body,
+                    raw=raw,
                 )
             except AuthenticationError:
                 if refreshed:
@@ -618,6 +630,7 @@ class FakturoidClient:
         params: dict | None = None,
         expect_body: bool = True,
         token_request: bool = False,
+        raw: bool = False,
     ) -> Any:
         """One HTTP attempt: send it, log it, and return the JSON body or raise its error."""
         status, rate_limit, result, error = None, None, None, None
@@ -629,6 +642,7 @@ class FakturoidClient:
                 params=params,
                 json=json,
                 auth=auth,
+                headers={"Accept": "application/pdf"} if raw else None,
                 timeout=self.timeout,
                 allow_redirects=False,
             )
@@ -640,7 +654,10 @@ class FakturoidClient:
             if rate_limit is not None:
                 self.rate_limit = rate_limit
             try:
-                result = self._read(method, response, rate_limit, expect_body, token_request)
+                if raw and 200 <= response.status_code < 300:
+                    result = response.content
+                else:
+                    result = self._read(method, response, rate_limit, expect_body, token_request)
             except FakturoidError as exc:
                 error = exc
         self._record(

@@ -14,4 +14,6 @@ urlpatterns = [
         name="invoice_preview",
     ),
     path("clients/<int:pk>/invoice/", views.invoice_create, name="invoice_create"),
+    path("invoices/refresh/", views.refresh_statuses, name="refresh_statuses"),
+    path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
 ]

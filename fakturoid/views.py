@@ -10,6 +10,7 @@ from clients.models import Client
 from clients.months import format_month, iso_month, parse_month
 from fakturoid import services
 from fakturoid.client import FakturoidError
+from fakturoid.models import Invoice
 
 
 def _client(request: HttpRequest, pk: int) -> Client:
@@ -161,3 +162,42 @@ def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
     return redirect(_list_url(period))
+
+
+@require_POST
+@agency_required
+def refresh_statuses(request: HttpRequest) -> HttpResponse:
+    """Ask Fakturoid which of the month's invoices were sent, paid or are overdue."""
+    period = parse_month(request.POST.get("period", ""))
+    if period is None:
+        messages.error(request, _("Pick a valid month."))
+        return redirect(_list_url())
+    try:
+        checked = services.refresh_statuses(agency=request.agency, period=period)
+    except FakturoidError as error:
+        messages.error(request, services.explain(error))
+    else:
+        messages.success(
+            request,
+            _("Checked %(count)s invoices of %(period)s in Fakturoid.")
+            % {"count": checked, "period": format_month(period)},
+        )
+    return redirect(_list_url(period))
+
+
+@agency_required
+def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The invoice's PDF, fetched from Fakturoid with the agency's credentials."""
+    invoice = get_object_or_404(Invoice.objects.for_agency(request.agency), pk=pk)
+    try:
+        pdf = services.invoice_pdf(invoice=invoice)
+    except FakturoidError as error:
+        messages.error(request, services.explain(error))
+        return redirect("clients:detail", pk=invoice.client_id)
+    if pdf is None:
+        messages.info(request, _("Fakturoid is still generating the PDF; try again in a moment."))
+        return redirect("clients:detail", pk=invoice.client_id)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"invoice-{invoice.number or invoice.pk}.pdf".replace('"', "")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

@@ -607,3 +607,47 @@ def test_it_creates_the_contact_from_our_billing_details(api, agency, connected,
 
     client.refresh_from_db()
     assert client.fakturoid_subject_id == 100
+
+
+# --- Status coming back, and the PDF --------------------------------------------------------
+
+
+def created_invoice(client: Client, *, status: str = "open", fakturoid_id: int = 529) -> Invoice:
+    return Invoice.objects.create(
+        agency=client.agency,
+        client=client,
+        period=OCTOBER,
+        custom_id=custom_id_of(client),
+        state=Invoice.State.CREATED,
+        fakturoid_id=fakturoid_id,
+        number="2026-0001",
+        status=status,
+    )
+
+
+def test_it_brings_back_paid_and_overdue_statuses(api, billed_client, make_client):
+    invoice = created_invoice(billed_client)
+    paid = created_invoice(make_client(billed_client.agency, "Paid Ltd"), status="paid")
+    api.get(
+        f"{ACCOUNT}/invoices/529.json",
+        json=invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"},
+        headers=RATE,
+    )
+
+    checked = services.refresh_statuses(agency=billed_client.agency, period=OCTOBER)
+
+    assert checked == 1  # the paid one is settled: not asked again
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.OVERDUE
+    paid.refresh_from_db()
+    assert paid.status == Invoice.Status.PAID
+
+
+def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, billed_client):
+    invoice = created_invoice(billed_client)
+    url = f"{ACCOUNT}/invoices/529/download.pdf"
+    api.get(url, status=204, match=[matchers.header_matcher({"Accept": "application/pdf"})])
+    api.get(url, body=b"%PDF-1.4 test", content_type="application/pdf")
+
+    assert services.invoice_pdf(invoice=invoice) is None
+    assert services.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
