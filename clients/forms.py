@@ -12,6 +12,8 @@ from agencies.models import Agency
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import iso_month, parse_month
 from clients.validators import normalize_dic, normalize_ico
+from fakturoid.client import FakturoidClient, FakturoidError, NotFound, Subject
+from fakturoid.services import explain
 
 LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
 SUBJECT_ID_RE = re.compile(r"^(?:\d+|\S*/subjects/(\d+)(?:[/?#]\S*)?)$")
@@ -86,6 +88,8 @@ class ClientForm(forms.ModelForm):
     def __init__(self, *args, agency: Agency, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.agency = agency
+        # The Fakturoid contact a newly typed Client ID was checked against (None: not checked).
+        self.subject: Subject | None = None
         if self.instance.pk is None:
             self.instance.agency = agency
         else:
@@ -101,6 +105,35 @@ class ClientForm(forms.ModelForm):
 
     def clean_country(self) -> str:
         return self.cleaned_data["country"].strip().upper()
+
+    def clean_fakturoid_subject_id(self) -> int | None:
+        """A newly typed Client ID must be a contact in the agency's Fakturoid account.
+
+        Checked with one request, and only when the ID changed and Fakturoid is set up;
+        without Fakturoid the ID is taken as typed.
+        """
+        subject_id = self.cleaned_data["fakturoid_subject_id"]
+        if (
+            subject_id is None
+            or subject_id == self.instance.fakturoid_subject_id
+            or not self.agency.fakturoid_ready
+        ):
+            return subject_id
+        try:
+            self.subject = FakturoidClient(self.agency.fakturoid).get_subject(subject_id)
+        except NotFound as error:
+            raise forms.ValidationError(
+                _("Fakturoid has no contact with ID %(id)s."),
+                code="unknown_subject",
+                params={"id": subject_id},
+            ) from error
+        except FakturoidError as error:
+            raise forms.ValidationError(
+                _("The Fakturoid Client ID could not be checked: %(error)s"),
+                code="unchecked_subject",
+                params={"error": explain(error)},
+            ) from error
+        return subject_id
 
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()

@@ -100,6 +100,12 @@ def _edit(request: HttpRequest, *, client: Client | None) -> HttpResponse:
     if request.method == "POST" and editor.is_valid():
         saved = editor.save()
         messages.success(request, _("%(client)s was saved.") % {"client": saved.name})
+        if editor.form.subject is not None:
+            messages.success(
+                request,
+                _("Linked to the Fakturoid contact %(name)s (#%(id)s).")
+                % {"name": editor.form.subject.name, "id": editor.form.subject.id},
+            )
         if "continue" in request.POST:
             return redirect("clients:edit", saved.pk)
         return redirect("clients:detail", saved.pk)

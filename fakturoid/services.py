@@ -159,8 +159,9 @@ def connect(*, fakturoid: FakturoidSettings, credentials_changed: bool) -> None:
     or ConfigurationError without saving; when Fakturoid cannot be reached the settings are
     saved as not verified and SavedUnverified is raised.
     """
+    # agency_id, not agency: assigning the agency would make `agency.fakturoid` the probe.
     probe = FakturoidSettings(
-        agency=fakturoid.agency,
+        agency_id=fakturoid.agency_id,
         account_slug=fakturoid.account_slug,
         api_client_id=fakturoid.api_client_id,
         api_client_secret=fakturoid.api_client_secret,
