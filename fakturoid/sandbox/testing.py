@@ -1,0 +1,130 @@
+"""Helpers for tests that talk to the sandbox through Django's test client.
+
+    from fakturoid.sandbox.testing import SandboxClient, sandbox_mounted
+
+    api = SandboxClient(ensure_account("acme", name="Acme s.r.o."))
+    api.authenticate()
+    response = api.post("subjects.json", {"name": "Alza.cz a.s."})
+
+Paths without a leading slash are account-scoped (`/accounts/<slug>/...`); with one they are
+relative to the API base (`/user.json`).
+"""
+
+import base64
+import importlib
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.test import Client, override_settings
+from django.urls import clear_url_caches, set_urlconf
+
+from fakturoid.sandbox.models import Credential
+
+API_BASE = "/sandbox/fakturoid/api/v3"
+USER_AGENT = "SandboxTests (tests@example.com)"
+
+
+def _reload_root_urlconf() -> None:
+    module = sys.modules.get(settings.ROOT_URLCONF)
+    if module is not None:
+        importlib.reload(module)
+    clear_url_caches()
+    set_urlconf(None)
+
+
+@contextmanager
+def sandbox_mounted(enabled: bool = True) -> Iterator[None]:
+    """Run with settings.FAKTUROID_SANDBOX = enabled and the root URLs rebuilt to match.
+
+    The root urlconf mounts the sandbox at import time, so the setting alone is not enough.
+    Restores the setting and the URLs afterwards.
+    """
+    if settings.FAKTUROID_SANDBOX == enabled:
+        yield
+        return
+    try:
+        with override_settings(FAKTUROID_SANDBOX=enabled):
+            _reload_root_urlconf()
+            yield
+    finally:
+        _reload_root_urlconf()
+
+
+def basic_auth(client_id: str, client_secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+
+
+class SandboxClient:
+    """The sandbox API of one account over Django's test client, with a User-Agent."""
+
+    def __init__(self, credential: Credential, http: Client | None = None) -> None:
+        self.credential = credential
+        self.slug = credential.account.slug
+        self.http = http or Client()
+        self.access_token: str | None = None
+
+    def url(self, path: str) -> str:
+        return f"{API_BASE}{path}" if path.startswith("/") else self.account_url(path)
+
+    def account_url(self, path: str) -> str:
+        return f"{API_BASE}/accounts/{self.slug}/{path}"
+
+    def request_token(self, **body: Any) -> HttpResponse:
+        return self.http.post(
+            f"{API_BASE}/oauth/token",
+            data=json.dumps({"grant_type": "client_credentials", **body}),
+            content_type="application/json",
+            headers={
+                "User-Agent": USER_AGENT,
+                "Authorization": basic_auth(
+                    self.credential.client_id, self.credential.client_secret
+                ),
+            },
+        )
+
+    def authenticate(self) -> str:
+        """Fetch an access token and use it from now on."""
+        response = self.request_token()
+        assert response.status_code == 200, response.content
+        self.access_token = response.json()["access_token"]
+        return self.access_token
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict | None = None,
+        headers: dict | None = None,
+    ) -> HttpResponse:
+        all_headers = {"User-Agent": USER_AGENT}
+        if self.access_token:
+            all_headers["Authorization"] = f"Bearer {self.access_token}"
+        all_headers.update(headers or {})
+        all_headers = {name: value for name, value in all_headers.items() if value is not None}
+        url = self.url(path)
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        data = "" if body is None else json.dumps(body)
+        return self.http.generic(
+            method, url, data=data, content_type="application/json", headers=all_headers
+        )
+
+    def get(self, path: str, **params: Any) -> HttpResponse:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None, **params: Any) -> HttpResponse:
+        return self.request("POST", path, body, params=params)
+
+    def patch(self, path: str, body: Any = None) -> HttpResponse:
+        return self.request("PATCH", path, body)
+
+    def delete(self, path: str) -> HttpResponse:
+        return self.request("DELETE", path)
