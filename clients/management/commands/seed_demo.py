@@ -15,9 +15,10 @@ from django.core.management.base import BaseCommand
 from django.db import models, transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Membership
+from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import first_day
+from fakturoid.sandbox.control import ensure_account, ensure_subject
 
 User = get_user_model()
 M = TypeVar("M", bound=models.Model)
@@ -585,13 +586,82 @@ def _upsert(model: type[M], *, lookup: dict, values: dict, validate: bool = True
     return instance
 
 
+SANDBOX_SLUG = "demo-agency"
+
+
+def seed_fakturoid(*, agency: Agency, clients: list[Client]) -> FakturoidSettings:
+    """Give the demo agency a sandbox Fakturoid account and connect the agency to it.
+
+    The contacts make matching worth showing: the first three clients are linked already (so
+    the invoice icon works at once), the next three are findable by IČO, one only by its
+    billing e-mail, one has two contacts sharing its name, and the rest have none (for
+    "Create contact in Fakturoid").
+    """
+    credential = ensure_account(
+        SANDBOX_SLUG,
+        name="Demo Agency s.r.o.",
+        registration_no="27074358",
+        vat_no="CZ27074358",
+        street="Karlovo náměstí 10",
+        city="Praha",
+        zip="120 00",
+        currency="CZK",
+        due=14,
+    )
+    account = credential.account
+    fakturoid, _created = FakturoidSettings.objects.get_or_create(agency=agency)
+    wanted = {
+        "account_slug": account.slug,
+        "api_client_id": credential.client_id,
+        "api_client_secret": credential.client_secret,
+        "contact_email": DEMO_OWNER.email,
+        "account_name": account.name,
+        "vat_mode": account.vat_mode,
+        "currency": account.currency,
+    }
+    if any(getattr(fakturoid, field) != value for field, value in wanted.items()):
+        for field, value in wanted.items():
+            setattr(fakturoid, field, value)
+        fakturoid.verified_at = timezone.now()
+        fakturoid.save()
+
+    ordered = sorted(clients, key=lambda client: client.name)
+    for index, client in enumerate(ordered[:6]):
+        subject = ensure_subject(
+            SANDBOX_SLUG,
+            name=client.name.upper(),
+            registration_no=client.registration_no,
+            vat_no=client.vat_no,
+            email=client.email,
+            street=client.street,
+            city=client.city,
+            zip=client.zip,
+        )
+        if index < 3 and client.fakturoid_subject_id != subject.id:
+            client.fakturoid_subject_id = subject.id
+            client.fakturoid_link_source = Client.LinkSource.REGISTRATION_NO
+            client.save(update_fields=["fakturoid_subject_id", "fakturoid_link_source"])
+    by_email, ambiguous = ordered[6], ordered[7]
+    ensure_subject(SANDBOX_SLUG, name="Účtárna – " + by_email.name, email=by_email.email)
+    ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Praha")
+    ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Brno")
+    return fakturoid
+
+
 class Command(BaseCommand):
     help = "Create (or bring up to date) a demo agency with clients, projects and finances."
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             agency, clients = seed_agencies()
+            if settings.FAKTUROID_SANDBOX:
+                fakturoid = seed_fakturoid(agency=agency, clients=clients)
         self.stdout.write(self.style.SUCCESS(f"{agency.name}: {len(clients)} clients are ready."))
+        if settings.FAKTUROID_SANDBOX:
+            self.stdout.write(
+                f"Fakturoid sandbox account {fakturoid.account_slug!r} is connected: "
+                f"{settings.SITE_URL}/sandbox/fakturoid/{fakturoid.account_slug}/invoices"
+            )
         self.stdout.write("")
         self.stdout.write(f"  Open      {settings.SITE_URL}")
         self.stdout.write(f"  User      {DEMO_OWNER.username}")
