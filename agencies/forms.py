@@ -9,9 +9,24 @@ from django.utils.translation import gettext_lazy as _
 from agencies.models import Agency, FakturoidSettings, Membership
 from fakturoid.services import parse_account_slug
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
 
 User = get_user_model()
+
+
+def validate_header_safe(value: str) -> None:
+    """Fakturoid credentials and the contact e-mail travel in HTTP headers: plain ASCII only.
+
+    Anything else is a bad paste, and could not be sent at all (HTTP headers are Latin-1).
+    """
+    if not (value.isascii() and value.isprintable()):
+        raise forms.ValidationError(
+            _(
+                "Use only letters, digits and punctuation without diacritics: Fakturoid "
+                "receives this value in a request header."
+            ),
+            code="not_ascii",
+        )
 
 
 class AddMemberForm(forms.Form):
@@ -145,10 +160,19 @@ class FakturoidSettingsForm(forms.ModelForm):
         return slug
 
     def clean_api_client_id(self) -> str:
-        return self.cleaned_data["api_client_id"].strip()
+        client_id = self.cleaned_data["api_client_id"].strip()
+        validate_header_safe(client_id)
+        return client_id
 
     def clean_api_client_secret(self) -> str:
-        return self.cleaned_data["api_client_secret"].strip() or self.stored_secret
+        secret = self.cleaned_data["api_client_secret"].strip()
+        validate_header_safe(secret)
+        return secret or self.stored_secret
+
+    def clean_contact_email(self) -> str:
+        email = self.cleaned_data["contact_email"]
+        validate_header_safe(email)
+        return email
 
     @property
     def credentials_changed(self) -> bool:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("settings/fakturoid/", views.fakturoid_settings, name="fakturoid"),
     path("settings/fakturoid/verify/", views.fakturoid_verify, name="fakturoid_verify"),
     path("settings/fakturoid/disconnect/", views.fakturoid_disconnect, name="fakturoid_disconnect"),
+    path("settings/integration-log/", views.integration_log, name="integration_log"),
 ]

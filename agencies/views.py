@@ -1,17 +1,20 @@
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from fakturoid.client import AuthenticationError, ConfigurationError, FakturoidError
 
 from agencies.decorators import agency_required, owner_required
 from agencies.forms import AddMemberForm, FakturoidSettingsForm, MembershipRoleForm
 from agencies.middleware import SESSION_KEY
 from agencies.models import Agency, FakturoidSettings, Membership
 from fakturoid import services
+from fakturoid.client import AuthenticationError, ConfigurationError, FakturoidError
+from fakturoid.models import ApiCall
 
 
 @require_POST
@@ -114,7 +117,8 @@ def fakturoid_settings(request: HttpRequest) -> HttpResponse:
                 _("Connected to Fakturoid: %(name)s.") % {"name": form.instance.account_name},
             )
             return redirect("agencies:fakturoid")
-    fakturoid = request.agency.fakturoid_settings
+    # The stored row, not form.instance: after a failed save that holds the unsaved input.
+    fakturoid = FakturoidSettings.objects.filter(agency=request.agency).first()
     return render(
         request, "agencies/fakturoid_settings.html", {"form": form, "fakturoid": fakturoid}
     )
@@ -162,3 +166,22 @@ def _connection_error(error: FakturoidError) -> tuple[str | None, str]:
     if isinstance(error, ConfigurationError):
         return "contact_email", error.message
     return None, services.explain(error)
+
+
+API_CALLS_PER_PAGE = 100
+
+
+@agency_required
+@owner_required
+def integration_log(request: HttpRequest) -> HttpResponse:
+    """Settings → Integration log: the agency's requests to Fakturoid, newest first."""
+    calls = ApiCall.objects.filter(agency=request.agency)
+    errors_only = request.GET.get("errors") == "1"
+    if errors_only:
+        calls = calls.filter(Q(status__isnull=True) | Q(status__gte=400))
+    page = Paginator(calls, API_CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "agencies/integration_log.html",
+        {"page": page, "calls": page.object_list, "errors_only": errors_only},
+    )

@@ -181,8 +181,21 @@ class ContactPersonForm(forms.ModelForm):
         fields = ["name", "role", "email", "phone"]
 
 
+# Caps on rows per form: generous for any real client, and a bound on the work one POST can
+# ask for (Django would otherwise build up to 1,000 forms per formset, nested).
+MAX_CONTACTS = 50
+MAX_PROJECTS = 30
+MAX_ITEMS_PER_PROJECT = 60
+
 ContactFormSet = inlineformset_factory(
-    Client, ContactPerson, form=ContactPersonForm, extra=1, can_delete=True
+    Client,
+    ContactPerson,
+    form=ContactPersonForm,
+    extra=1,
+    can_delete=True,
+    max_num=MAX_CONTACTS,
+    absolute_max=MAX_CONTACTS,
+    validate_max=True,
 )
 
 
@@ -234,7 +247,14 @@ class BillingItemForm(forms.ModelForm):
 
 
 BillingItemFormSet = inlineformset_factory(
-    Project, BillingItem, form=BillingItemForm, extra=2, can_delete=True
+    Project,
+    BillingItem,
+    form=BillingItemForm,
+    extra=2,
+    can_delete=True,
+    max_num=MAX_ITEMS_PER_PROJECT,
+    absolute_max=MAX_ITEMS_PER_PROJECT,
+    validate_max=True,
 )
 
 
@@ -286,6 +306,9 @@ ProjectFormSet = inlineformset_factory(
     formset=BaseProjectFormSet,
     extra=1,
     can_delete=True,
+    max_num=MAX_PROJECTS,
+    absolute_max=MAX_PROJECTS,
+    validate_max=True,
 )
 
 

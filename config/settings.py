@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -150,6 +151,14 @@ SESSION_COOKIE_HTTPONLY = True
 # Encryption at rest of the Fakturoid secret and token. The first key encrypts; every key
 # decrypts, so a new key can be put first and the old ones kept until re-encryption.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEY", default=[])
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be comma-separated Fernet keys "
+            "(32 url-safe base64-encoded bytes each)."
+        ) from _error
 if not FIELD_ENCRYPTION_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when DEBUG is false.")

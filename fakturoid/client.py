@@ -447,6 +447,16 @@ class FakturoidClient:
                     "contact e-mail in Settings → Fakturoid (or set FAKTUROID_CONTACT_EMAIL)."
                 )
             )
+        header_values = (fakturoid.api_client_id, fakturoid.api_client_secret, email)
+        if not all(value.isascii() and value.isprintable() for value in header_values):
+            # They travel in HTTP headers; the settings form refuses such values, the admin
+            # or a script might not.
+            raise ConfigurationError(
+                _(
+                    "The Fakturoid Client ID, Secret ID and contact e-mail may only contain "
+                    "characters without diacritics: correct them in Settings → Fakturoid."
+                )
+            )
         self.timeout = (settings.FAKTUROID_CONNECT_TIMEOUT, settings.FAKTUROID_READ_TIMEOUT)
         self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
         self.on_call = on_call or self._log_call

@@ -1025,3 +1025,11 @@ def test_it_never_puts_secrets_or_tokens_in_errors_logs_or_the_log_table(
     for text in texts:
         for secret in (SECRET, secret_token, "Bearer", "Basic "):
             assert secret not in text
+
+
+def test_it_refuses_credentials_that_cannot_travel_in_a_header(fakturoid_settings):
+    """The settings form refuses them; values stored another way (admin) must not crash."""
+    fakturoid_settings.contact_email = "účetní@firma.cz"
+
+    with pytest.raises(ConfigurationError, match="without diacritics"):
+        FakturoidClient(fakturoid_settings)
