@@ -508,15 +508,20 @@ def _claim(*, draft: InvoiceDraft, user) -> tuple[Invoice, bool]:  # noqa: ANN00
     return invoice, True
 
 
+def _web_url(value: str | None) -> str:
+    """A link we may put in an href: only http(s) addresses, never `javascript:` and the like."""
+    return value if value and value.startswith(("https://", "http://")) else ""
+
+
 def _record_created(invoice: Invoice, document: api.Invoice) -> Invoice:
     invoice.state = Invoice.State.CREATED
     invoice.error = ""
     invoice.fakturoid_id = document.id
     invoice.number = document.number or ""
     invoice.status = document.status or ""
-    invoice.html_url = document.html_url or ""
-    invoice.public_html_url = document.public_html_url or ""
-    invoice.pdf_url = document.pdf_url or ""
+    invoice.html_url = _web_url(document.html_url)
+    invoice.public_html_url = _web_url(document.public_html_url)
+    invoice.pdf_url = _web_url(document.pdf_url)
     invoice.subtotal = document.subtotal
     invoice.total = document.total
     invoice.currency = document.currency or invoice.currency

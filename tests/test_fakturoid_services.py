@@ -651,3 +651,14 @@ def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, billed_client):
 
     assert services.invoice_pdf(invoice=invoice) is None
     assert services.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
+
+
+def test_it_keeps_only_web_links_from_fakturoid(api, billed_client, owner):
+    hostile = invoice_json(custom_id=custom_id_of(billed_client))
+    hostile["html_url"] = "javascript:alert(1)"
+    add_create(api, billed_client, json=hostile)
+
+    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+
+    assert invoice.html_url == ""
+    assert invoice.pdf_url.startswith("https://")
