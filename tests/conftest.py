@@ -1,17 +1,22 @@
 """Shared fixtures: users, agencies and clients built the way the product builds them."""
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import responses
 from django.contrib.auth import get_user_model
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, Project
 
 User = get_user_model()
 PASSWORD = "correct-horse-battery-1"
+FAKTUROID_API = "https://app.fakturoid.cz/api/v3"
+STORED_TOKEN = "a" * 80
 
 
 @pytest.fixture(autouse=True)
@@ -121,3 +126,30 @@ def owner_http(owner, agency) -> HttpClient:
 @pytest.fixture
 def member_http(member, agency) -> HttpClient:
     return login(member)
+
+
+@pytest.fixture
+def fakturoid_config(settings, monkeypatch) -> None:
+    """Fakturoid at its real address (mocked by `api`), with a contact e-mail and no waits."""
+    from fakturoid import client as client_module
+
+    settings.FAKTUROID_API_URL = FAKTUROID_API
+    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
+    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
+
+
+@pytest.fixture
+def api(fakturoid_config):
+    """Fakturoid's HTTP mocked with `responses`; every registered answer must be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def connected(fakturoid_settings) -> FakturoidSettings:
+    """The agency's Fakturoid verified and holding a token good for another hour."""
+    fakturoid_settings.access_token = STORED_TOKEN
+    fakturoid_settings.token_expires_at = timezone.now() + timedelta(hours=1)
+    fakturoid_settings.verified_at = timezone.now()
+    fakturoid_settings.save()
+    return fakturoid_settings

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 import requests
-import responses
 from django.contrib.messages import get_messages
 from django.utils import timezone
 from responses import matchers
 
 from agencies.models import FakturoidSettings
-from fakturoid import client as client_module
 from fakturoid import services
 from fakturoid.client import AuthenticationError
 
@@ -29,6 +27,8 @@ DISCONNECT_URL = "/agency/settings/fakturoid/disconnect/"
 SECRET = "s3cr3t-Xq9vLm2Rt7"
 STORED_TOKEN = "a" * 80
 RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
+
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 def payload(name: str) -> dict:
@@ -103,19 +103,6 @@ def add_verification(api, slug: str = "applecorp", **token) -> None:
 
 def field_errors(response, field: str) -> list[str]:
     return response.context["form"].errors.get(field, [])
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_config(settings, monkeypatch) -> None:
-    settings.FAKTUROID_API_URL = API
-    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
 
 
 @pytest.fixture

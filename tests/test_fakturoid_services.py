@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
-import responses
 from django.db import connection
 from django.utils import timezone
 from responses import matchers
 
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
-from fakturoid import client as client_module
 from fakturoid import services
 from fakturoid.client import (
     AuthenticationError,
@@ -37,6 +35,8 @@ ACCOUNT = f"{API}/accounts/acme"
 TOKEN = "a" * 80
 RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
 OCTOBER = date(2026, 10, 1)
+
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 def payload(name: str) -> dict | list:
@@ -64,29 +64,6 @@ def subject_json(subject_id: int, **fields) -> dict:
     data = copy.deepcopy(payload("subject.json"))
     data.update({"id": subject_id, **fields})
     return data
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_config(settings, monkeypatch) -> None:
-    settings.FAKTUROID_API_URL = API
-    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def connected(fakturoid_settings) -> FakturoidSettings:
-    fakturoid_settings.access_token = TOKEN
-    fakturoid_settings.token_expires_at = timezone.now() + timedelta(hours=1)
-    fakturoid_settings.verified_at = timezone.now()
-    fakturoid_settings.due_days = 14
-    fakturoid_settings.save()
-    return fakturoid_settings
 
 
 @pytest.fixture

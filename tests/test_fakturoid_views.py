@@ -8,13 +8,12 @@ request is made unless a test says so.
 import copy
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
-import responses
 from django.contrib.messages import get_messages
 from django.test import Client as HttpClient
 from django.utils import timezone
@@ -25,7 +24,6 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
-from fakturoid import client as client_module
 from fakturoid.models import Invoice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
@@ -35,6 +33,8 @@ TOKEN = "a" * 80
 RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
 OCTOBER = date(2026, 10, 1)
 HTML_URL = "https://app.fakturoid.cz/acme/invoices/529"
+
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 def payload(name: str) -> dict | list:
@@ -83,29 +83,6 @@ def invoice_form(html: str, client: Client) -> str | None:
 
 def custom_id_of(client: Client, period: date = OCTOBER) -> str:
     return f"{client.agency.key}-c{client.pk}-{iso_month(period)}"
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_config(settings, monkeypatch) -> None:
-    settings.FAKTUROID_API_URL = API
-    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    settings.FAKTUROID_MAX_RATE_LIMIT_WAIT = 5
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def connected(fakturoid_settings) -> FakturoidSettings:
-    fakturoid_settings.access_token = TOKEN
-    fakturoid_settings.token_expires_at = timezone.now() + timedelta(hours=1)
-    fakturoid_settings.verified_at = timezone.now()
-    fakturoid_settings.save()
-    return fakturoid_settings
 
 
 @pytest.fixture
