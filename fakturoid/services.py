@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -81,6 +82,15 @@ def fakturoid_for(agency: Agency) -> FakturoidSettings:
     return fakturoid
 
 
+FAKTUROID_WEB = "https://app.fakturoid.cz"
+
+
+def web_url() -> str:
+    """Where Fakturoid's web pages are: the API address without /api/v3 (the real service,
+    or the local sandbox's pages)."""
+    return settings.FAKTUROID_API_URL.rstrip("/").removesuffix("/api/v3")
+
+
 def explain(error: api.FakturoidError) -> str:
     """A sentence for the user: what went wrong and what to do about it."""
     if isinstance(error, api.ValidationFailed):
@@ -100,11 +110,11 @@ def explain(error: api.FakturoidError) -> str:
             "Fakturoid, then try again."
         )
     if isinstance(error, api.Forbidden):
-        bank = getattr(error, "errors", {}).get("bank_account") if error.errors else None
+        bank = error.errors.get("bank_account")
         if bank:
-            return _("Fakturoid needs a bank account first: %(details)s") % {
-                "details": " ".join(bank)
-            }
+            # Fakturoid's message links its own settings page; the sandbox has its own copy.
+            details = " ".join(bank).replace(FAKTUROID_WEB, web_url())
+            return _("Fakturoid needs a bank account first: %(details)s") % {"details": details}
         return _("Fakturoid refused the request: %(details)s") % {"details": error.message}
     if isinstance(error, api.RateLimited):
         return _("Fakturoid's request limit is used up. Try again in %(seconds)s s.") % {

@@ -639,3 +639,12 @@ def test_it_keeps_only_web_links_from_fakturoid(api, billed_client, owner):
 
     assert invoice.html_url == ""
     assert invoice.pdf_url.startswith("https://")
+
+
+def test_the_bank_account_link_points_at_the_sandbox_when_it_stands_in(settings):
+    settings.FAKTUROID_API_URL = "http://127.0.0.1:8000/sandbox/fakturoid/api/v3"
+    error = Forbidden("bank", status=403, errors=payload("no_bank_account.json")["errors"])
+
+    assert "http://127.0.0.1:8000/sandbox/fakturoid/applecorp/settings/bank_accounts" in (
+        services.explain(error)
+    )
