@@ -153,3 +153,15 @@ def connected(fakturoid_settings) -> FakturoidSettings:
     fakturoid_settings.verified_at = timezone.now()
     fakturoid_settings.save()
     return fakturoid_settings
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Browser tests need Debian's chromium: without it they are skipped and say why, unless
+    E2E_REQUIRED is set (CI, `make e2e`), where their browser fixture fails instead."""
+    from tests.e2e_support import SKIP_REASON, chromium_installed, e2e_required
+
+    if chromium_installed() or e2e_required():
+        return
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
