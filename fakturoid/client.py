@@ -821,13 +821,19 @@ class FakturoidClient:
     def _request_token(self, client_id: str, client_secret: str) -> tuple[str, datetime]:
         """A new access token and when it expires. Raises AuthenticationError for wrong
         credentials, or another FakturoidError."""
-        body = self._request(
-            "POST",
-            "/oauth/token",
-            json={"grant_type": "client_credentials"},
-            auth=(client_id, client_secret),
-            token_request=True,
-        )
+        try:
+            body = self._request(
+                "POST",
+                "/oauth/token",
+                json={"grant_type": "client_credentials"},
+                auth=(client_id, client_secret),
+                token_request=True,
+            )
+        except FakturoidError as error:
+            # Whatever became of the token request, the request that needed the token was
+            # never sent: nothing of the caller's may have been carried out.
+            error.maybe_processed = False
+            raise
         token = body.get("access_token") if isinstance(body, dict) else None
         try:
             expires_in = int(body.get("expires_in") or DEFAULT_TOKEN_LIFETIME)

@@ -141,15 +141,27 @@ def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.info(request, already.message)
     except FakturoidError as error:
-        messages.error(
-            request,
-            _("The invoice of %(client)s for %(period)s was not created: %(error)s")
-            % {
-                "client": client.name,
-                "period": format_month(period),
-                "error": services.explain(error),
-            },
-        )
+        details = {
+            "client": client.name,
+            "period": format_month(period),
+            "error": services.explain(error),
+        }
+        if error.maybe_processed:
+            # It may exist in Fakturoid: "not created" could make someone issue it by hand.
+            messages.warning(
+                request,
+                _(
+                    "Fakturoid did not confirm the invoice of %(client)s for %(period)s: "
+                    "%(error)s It may have been created all the same: clicking again looks "
+                    "it up in Fakturoid first and never creates it twice."
+                )
+                % details,
+            )
+        else:
+            messages.error(
+                request,
+                _("The invoice of %(client)s for %(period)s was not created: %(error)s") % details,
+            )
     else:
         messages.success(
             request,
