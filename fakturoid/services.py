@@ -125,7 +125,7 @@ def explain(error: api.FakturoidError) -> str:
     if isinstance(error, api.Unavailable | api.NetworkError | api.InvalidResponse):
         return _(
             "Fakturoid could not be reached or answered nonsense (%(details)s). Try again."
-        ) % {"details": error.message}
+        ) % {"details": error.message.rstrip(".")}
     return error.message
 
 

@@ -71,7 +71,9 @@ def unconfirmed(reason: str) -> str:
 
 
 def nonsense(details: str) -> str:
-    return f"Fakturoid could not be reached or answered nonsense ({details}). Try again."
+    return (
+        f"Fakturoid could not be reached or answered nonsense ({details.rstrip('.')}). Try again."
+    )
 
 
 class ClosingSession(requests.Session):
