@@ -305,7 +305,7 @@ def test_it_delays_before_and_after_processing(api):
 # Over a real socket
 
 
-def wait_for_live_server_threads(limit: float = 10) -> None:
+def wait_for_live_server_threads(limit: float = 30) -> None:
     """Wait until the live server has finished every request it is still handling.
 
     With SQLite the live server shares the test's database connection, and it closes it after
@@ -313,7 +313,8 @@ def wait_for_live_server_threads(limit: float = 10) -> None:
     """
     deadline = time.monotonic() + limit
     while any(thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()):
-        assert time.monotonic() < deadline, "the live server did not finish its requests"
+        busy = [t.name for t in threading.enumerate() if t.name.endswith("request_thread)")]
+        assert time.monotonic() < deadline, f"the live server did not finish: {busy}"
         time.sleep(0.01)
 
 
