@@ -203,7 +203,7 @@ class MonthInput(forms.DateInput):
     input_type = "month"
 
     def __init__(self, attrs: dict | None = None) -> None:
-        super().__init__(attrs={"placeholder": "YYYY-MM", **(attrs or {})}, format="%Y-%m")
+        super().__init__(attrs={"placeholder": _("YYYY-MM"), **(attrs or {})}, format="%Y-%m")
 
 
 class MonthField(forms.Field):
