@@ -165,3 +165,16 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def live_server_drops_idle_connections():
+    """The live server gives each connection a thread that waits for the next request until
+    the client hangs up. A client that never does (a browser's spare socket, a pooled
+    connection) would keep that thread alive for the rest of the session, and tests that wait
+    for the server to be idle would time out. Idle connections are dropped after 5 s."""
+    from django.core.servers.basehttp import WSGIRequestHandler
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WSGIRequestHandler, "timeout", 5, raising=False)
+        yield
