@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint format e2e bench clean
+.PHONY: install demo test lint format e2e messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ format: install
 
 e2e: install
 	E2E_REQUIRED=1 $(BIN)/pytest -m e2e
+
+messages: install
+	$(BIN)/python manage.py makemessages -l cs --ignore=.venv --ignore=staticfiles --ignore=tests --no-obsolete
+	$(BIN)/python manage.py compilemessages -l cs --ignore=.venv
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
