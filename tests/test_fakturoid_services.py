@@ -4,11 +4,9 @@ HTTP is mocked with `responses` at the requests boundary; payloads come from the
 """
 
 import copy
-import json
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
@@ -28,19 +26,21 @@ from fakturoid.client import (
     ValidationFailed,
 )
 from fakturoid.models import Invoice
+from tests.fakturoid_mocks import (
+    ACCOUNT,
+    OCTOBER,
+    RATE,
+    add_search,
+    custom_id_of,
+    payload,
+    subject_json,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
 API = "https://app.fakturoid.cz/api/v3"
-ACCOUNT = f"{API}/accounts/acme"
 TOKEN = "a" * 80
-RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
-OCTOBER = date(2026, 10, 1)
+
 
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
-
-
-def payload(name: str) -> dict | list:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def invoice_json(*, custom_id: str, number: str = "2026-0001", total: str = "24200.0") -> dict:
@@ -60,12 +60,6 @@ def invoice_json(*, custom_id: str, number: str = "2026-0001", total: str = "242
     return data
 
 
-def subject_json(subject_id: int, **fields) -> dict:
-    data = copy.deepcopy(payload("subject.json"))
-    data.update({"id": subject_id, **fields})
-    return data
-
-
 @pytest.fixture
 def billed_client(agency, connected, make_client, make_project, make_item) -> Client:
     """A linked client with two monthly fees and a one-off in October 2026, plus noise."""
@@ -80,10 +74,6 @@ def billed_client(agency, connected, make_client, make_project, make_item) -> Cl
     inactive = make_project(client, "closed.cz", active=False)
     make_item(inactive, "Hosting", "300")
     return client
-
-
-def custom_id_of(client: Client, period: date = OCTOBER) -> str:
-    return f"{client.agency.key}-c{client.pk}-{period:%Y-%m}"
 
 
 # --- Building the invoice -------------------------------------------------------------------
@@ -462,22 +452,6 @@ def test_it_accepts_the_organisation_name_or_a_pasted_url(entered, slug):
 
 
 # --- Linking clients to contacts ------------------------------------------------------------
-
-
-def add_search(api, query: str, found: list) -> None:
-    api.get(
-        f"{ACCOUNT}/subjects/search.json",
-        json=found,
-        headers=RATE,
-        match=[matchers.query_param_matcher({"query": query, "page": "1"})],
-    )
-    if found:
-        api.get(
-            f"{ACCOUNT}/subjects/search.json",
-            json=[],
-            headers=RATE,
-            match=[matchers.query_param_matcher({"query": query, "page": "2"})],
-        )
 
 
 def test_it_matches_on_ico_first(api, agency, connected, make_client):

@@ -6,11 +6,9 @@ request is made unless a test says so.
 """
 
 import copy
-import json
 import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
@@ -25,26 +23,22 @@ from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
 from fakturoid.models import Invoice
+from tests.fakturoid_mocks import (
+    ACCOUNT,
+    OCTOBER,
+    RATE,
+    add_search,
+    custom_id_of,
+    payload,
+    subject_json,
+)
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
 API = "https://app.fakturoid.cz/api/v3"
-ACCOUNT = f"{API}/accounts/acme"
 TOKEN = "a" * 80
-RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
-OCTOBER = date(2026, 10, 1)
 HTML_URL = "https://app.fakturoid.cz/acme/invoices/529"
 
+
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
-
-
-def payload(name: str) -> dict | list:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def subject_json(subject_id: int, **fields) -> dict:
-    data = copy.deepcopy(payload("subject.json"))
-    data.update({"id": subject_id, **fields})
-    return data
 
 
 def invoice_json(*, custom_id: str, number: str = "2026-0001") -> dict:
@@ -81,10 +75,6 @@ def invoice_form(html: str, client: Client) -> str | None:
     return match[0] if match else None
 
 
-def custom_id_of(client: Client, period: date = OCTOBER) -> str:
-    return f"{client.agency.key}-c{client.pk}-{iso_month(period)}"
-
-
 @pytest.fixture
 def billed_client(agency, connected, make_client, make_project, make_item) -> Client:
     """A linked client with a monthly fee from October 2026 and a one-off in October 2026."""
@@ -111,23 +101,6 @@ def add_create(api, client: Client, **kwargs) -> None:
         ],
         **kwargs,
     )
-
-
-def add_search(api, query: str, found: list) -> None:
-    """A contact search: the hits on page 1, then the empty page that ends it."""
-    api.get(
-        f"{ACCOUNT}/subjects/search.json",
-        json=found,
-        headers=RATE,
-        match=[matchers.query_param_matcher({"query": query, "page": "1"})],
-    )
-    if found:
-        api.get(
-            f"{ACCOUNT}/subjects/search.json",
-            json=[],
-            headers=RATE,
-            match=[matchers.query_param_matcher({"query": query, "page": "2"})],
-        )
 
 
 def post_invoice(http: HttpClient, client: Client, period: str = "2026-10"):
