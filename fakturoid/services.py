@@ -227,13 +227,15 @@ def _normalise_code(value: str | None) -> str:
     return re.sub(r"\s+", "", value or "").upper()
 
 
-def find_subjects(*, client: Client) -> MatchResult:
+def find_subjects(
+    *, client: Client, fakturoid_api: api.FakturoidClient | None = None
+) -> MatchResult:
     """Search the agency's Fakturoid contacts for `client`: by IČO, then DIČ, then billing
     e-mail, then exact name (case- and space-insensitive). The first criterion with hits wins.
 
     Raises FakturoidError subclasses from the API.
     """
-    fakturoid_api = api.FakturoidClient(fakturoid_for(client.agency))
+    fakturoid_api = fakturoid_api or api.FakturoidClient(fakturoid_for(client.agency))
     email = client.email.strip().casefold()
     criteria = [
         (
@@ -279,9 +281,11 @@ def link_client(*, client: Client, subject_id: int, source: str) -> api.Subject:
     return subject
 
 
-def match_client(*, client: Client) -> MatchResult:
+def match_client(
+    *, client: Client, fakturoid_api: api.FakturoidClient | None = None
+) -> MatchResult:
     """Find the client's contact and link it when exactly one matches. Returns the result."""
-    result = find_subjects(client=client)
+    result = find_subjects(client=client, fakturoid_api=fakturoid_api)
     if result.is_unique:
         client.fakturoid_subject_id = result.subjects[0].id
         client.fakturoid_link_source = result.matched_on
@@ -348,11 +352,12 @@ def match_unlinked_clients(*, agency: Agency) -> list[BulkMatchRow]:
     candidates), not found, or error (the explained FakturoidError). Raises ConfigurationError
     when Fakturoid is not set up.
     """
-    fakturoid_for(agency)
+    # One client object for the whole run: one connection, one token read.
+    fakturoid_api = api.FakturoidClient(fakturoid_for(agency))
     rows = []
     for client in Client.objects.for_agency(agency).filter(fakturoid_subject_id__isnull=True):
         try:
-            result = match_client(client=client)
+            result = match_client(client=client, fakturoid_api=fakturoid_api)
         except api.FakturoidError as error:
             rows.append(BulkMatchRow(client, "error", explain(error)))
             if isinstance(error, api.AuthenticationError | api.AccountBlocked | api.RateLimited):
