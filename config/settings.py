@@ -43,7 +43,8 @@ INSTALLED_APPS = [
     "agencies",
     "clients",
     "fakturoid",
-    "fakturoid.sandbox",
+    "fakturoid_sandbox",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -26,4 +26,4 @@ urlpatterns = [
 ]
 
 if settings.FAKTUROID_SANDBOX:
-    urlpatterns.append(path("sandbox/fakturoid/", include("fakturoid.sandbox.urls")))
+    urlpatterns.append(path("sandbox/fakturoid/", include("fakturoid_sandbox.urls")))

@@ -22,10 +22,10 @@ from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, next_month, previous_month
 from fakturoid.models import Invoice, invoice_custom_id
-from fakturoid.sandbox.control import ensure_account, ensure_subject
-from fakturoid.sandbox.models import Credential
-from fakturoid.sandbox.models import Invoice as SandboxInvoice
-from fakturoid.sandbox.testing import sandbox_mounted
+from fakturoid_sandbox.control import ensure_account, ensure_subject
+from fakturoid_sandbox.models import Credential
+from fakturoid_sandbox.models import Invoice as SandboxInvoice
+from fakturoid_sandbox.testing import sandbox_mounted
 from tests.conftest import PASSWORD
 from tests.e2e_support import (
     CHROMIUM,

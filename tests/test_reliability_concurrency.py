@@ -20,11 +20,11 @@ from agencies.models import FakturoidSettings
 from fakturoid import client as client_module
 from fakturoid.client import FakturoidClient
 from fakturoid.models import ApiCall, Invoice
-from fakturoid.sandbox.control import update_state
-from fakturoid.sandbox.models import Account, Token
-from fakturoid.sandbox.models import Invoice as SandboxInvoice
-from fakturoid.sandbox.services import create_invoice as create_sandbox_invoice
-from fakturoid.sandbox.testing import sandbox_mounted
+from fakturoid_sandbox.control import update_state
+from fakturoid_sandbox.models import Account, Token
+from fakturoid_sandbox.models import Invoice as SandboxInvoice
+from fakturoid_sandbox.services import create_invoice as create_sandbox_invoice
+from fakturoid_sandbox.testing import sandbox_mounted
 from tests.conftest import PASSWORD
 from tests.test_reliability_faults import (
     PERIOD,

@@ -36,10 +36,10 @@ from fakturoid import client as client_module
 from fakturoid import services
 from fakturoid.client import FakturoidClient
 from fakturoid.models import ApiCall, Invoice
-from fakturoid.sandbox.control import ensure_account, ensure_subject, update_state
-from fakturoid.sandbox.models import Invoice as SandboxInvoice
-from fakturoid.sandbox.models import Token
-from fakturoid.sandbox.testing import USER_AGENT, basic_auth, sandbox_mounted
+from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
+from fakturoid_sandbox.models import Invoice as SandboxInvoice
+from fakturoid_sandbox.models import Token
+from fakturoid_sandbox.testing import USER_AGENT, basic_auth, sandbox_mounted
 from tests.test_sandbox_switches import wait_for_live_server_threads
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from fakturoid.sandbox.control import ensure_account, update_state
-from fakturoid.sandbox.models import Token
-from fakturoid.sandbox.testing import (
+from fakturoid_sandbox.control import ensure_account, update_state
+from fakturoid_sandbox.models import Token
+from fakturoid_sandbox.testing import (
     API_BASE,
     USER_AGENT,
     SandboxClient,

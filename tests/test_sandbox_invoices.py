@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fakturoid.sandbox.control import ensure_account, ensure_subject, update_state
-from fakturoid.sandbox.models import Invoice
-from fakturoid.sandbox.testing import SandboxClient, sandbox_mounted
+from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
+from fakturoid_sandbox.models import Invoice
+from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
 
 INVOICE_FIELDS = [
     "id", "custom_id", "document_type", "proforma_followup_document", "correction_id", "number",

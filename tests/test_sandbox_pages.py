@@ -6,9 +6,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import NoReverseMatch, reverse
 
-from fakturoid.sandbox.control import ensure_account, ensure_subject
-from fakturoid.sandbox.models import Account, Credential, Subject
-from fakturoid.sandbox.testing import USER_AGENT, SandboxClient, sandbox_mounted
+from fakturoid_sandbox.control import ensure_account, ensure_subject
+from fakturoid_sandbox.models import Account, Credential, Subject
+from fakturoid_sandbox.testing import USER_AGENT, SandboxClient, sandbox_mounted
 
 BANNER = "Fakturoid sandbox — not the real Fakturoid"
 XSS = "<script>alert(1)</script>"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from fakturoid.sandbox.control import ensure_account, ensure_subject
-from fakturoid.sandbox.models import Subject
-from fakturoid.sandbox.testing import SandboxClient, sandbox_mounted
+from fakturoid_sandbox.control import ensure_account, ensure_subject
+from fakturoid_sandbox.models import Subject
+from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
 
 SUBJECT_FIELDS = [
     "id", "custom_id", "user_id", "type", "name", "full_name", "email", "email_copy", "phone",

@@ -10,7 +10,7 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from fakturoid.sandbox.control import (
+from fakturoid_sandbox.control import (
     SwitchError,
     ensure_account,
     ensure_subject,
@@ -18,9 +18,9 @@ from fakturoid.sandbox.control import (
     reset_state,
     update_state,
 )
-from fakturoid.sandbox.models import Account, Invoice, Token
-from fakturoid.sandbox.services import create_invoice
-from fakturoid.sandbox.testing import USER_AGENT, SandboxClient, basic_auth, sandbox_mounted
+from fakturoid_sandbox.models import Account, Invoice, Token
+from fakturoid_sandbox.services import create_invoice
+from fakturoid_sandbox.testing import USER_AGENT, SandboxClient, basic_auth, sandbox_mounted
 
 DEFAULT_STATE = {
     "rate_limit": {"quota": 400, "window": 60},

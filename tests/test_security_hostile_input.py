@@ -499,9 +499,9 @@ def test_it_escapes_markup_in_the_members_list(owner_http, agency, make_user):
 
 
 def test_it_escapes_markup_in_the_sandbox_pages(db):
-    testing = pytest.importorskip("fakturoid.sandbox.testing")
-    control = pytest.importorskip("fakturoid.sandbox.control")
-    pytest.importorskip("fakturoid.sandbox.pages")
+    testing = pytest.importorskip("fakturoid_sandbox.testing")
+    control = pytest.importorskip("fakturoid_sandbox.control")
+    pytest.importorskip("fakturoid_sandbox.pages")
 
     with testing.sandbox_mounted():
         api = testing.SandboxClient(control.ensure_account("xss", name=XSS))

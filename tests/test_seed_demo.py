@@ -4,9 +4,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from agencies.models import Agency, Membership
-from clients.management.commands.seed_demo import seed_agencies
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.validators import ico_checksum_ok
+from demo.management.commands.seed_demo import seed_agencies
 from tests.conftest import login
 
 User = get_user_model()

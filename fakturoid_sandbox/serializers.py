@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from fakturoid.sandbox.models import Account, Credential, Invoice, InvoiceLine, Payment, Subject
+from fakturoid_sandbox.models import Account, Credential, Invoice, InvoiceLine, Payment, Subject
 
 
 def decimal_str(value: Decimal | int) -> str:

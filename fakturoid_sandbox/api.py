@@ -24,11 +24,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from fakturoid.sandbox import control, services
-from fakturoid.sandbox.errors import ApiError, api_error, forced_failure, not_found
-from fakturoid.sandbox.models import PAGE_SIZE, Account, Credential, Invoice, Token
-from fakturoid.sandbox.pdf import invoice_pdf
-from fakturoid.sandbox.serializers import (
+from fakturoid_sandbox import control, services
+from fakturoid_sandbox.errors import ApiError, api_error, forced_failure, not_found
+from fakturoid_sandbox.models import PAGE_SIZE, Account, Credential, Invoice, Token
+from fakturoid_sandbox.pdf import invoice_pdf
+from fakturoid_sandbox.serializers import (
     account_json,
     invoice_api_url,
     invoice_json,

@@ -2,7 +2,7 @@
 
 Independent of the rest of the project on purpose: it stands for a remote service, so nothing
 here imports from the other apps and nothing there should import from here except through the
-HTTP API (or `fakturoid.sandbox.control` for tests and demo seeding).
+HTTP API (or `fakturoid_sandbox.control` for tests and demo seeding).
 """
 
 import math
@@ -101,7 +101,7 @@ class Account(models.Model):
     )
     blocked = models.BooleanField(_("blocked"), default=False)
 
-    # Switches for tests (see fakturoid.sandbox.control).
+    # Switches for tests (see fakturoid_sandbox.control).
     rate_limit_quota = models.PositiveIntegerField(_("rate limit quota"), default=400)
     rate_limit_window = models.PositiveIntegerField(_("rate limit window (s)"), default=60)
     rate_window_started_at = models.DateTimeField(null=True, blank=True)

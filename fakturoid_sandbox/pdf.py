@@ -2,8 +2,8 @@
 
 import unicodedata
 
-from fakturoid.sandbox.models import Invoice
-from fakturoid.sandbox.serializers import decimal_str
+from fakturoid_sandbox.models import Invoice
+from fakturoid_sandbox.serializers import decimal_str
 
 
 def _pdf_text(text: str) -> str:

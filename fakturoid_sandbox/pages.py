@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
-from fakturoid.sandbox.models import Account, Invoice
+from fakturoid_sandbox.models import Account, Invoice
 
 
 def _account(slug: str) -> Account:

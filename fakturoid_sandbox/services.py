@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from fakturoid.sandbox.errors import ApiError, Invalid, api_error
-from fakturoid.sandbox.models import (
+from fakturoid_sandbox.errors import ApiError, Invalid, api_error
+from fakturoid_sandbox.models import (
     NUMBER_FORMAT,
     Account,
     Invoice,

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class SandboxConfig(AppConfig):
-    name = "fakturoid.sandbox"
+    name = "fakturoid_sandbox"
     label = "sandbox"
     verbose_name = "Fakturoid sandbox"

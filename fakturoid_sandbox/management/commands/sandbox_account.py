@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from fakturoid.sandbox.control import ensure_account
-from fakturoid.sandbox.models import VatMode
+from fakturoid_sandbox.control import ensure_account
+from fakturoid_sandbox.models import VatMode
 
 
 class Command(BaseCommand):

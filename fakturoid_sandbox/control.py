@@ -27,7 +27,7 @@ from typing import Any
 from django.core.validators import validate_slug
 from django.db import transaction
 
-from fakturoid.sandbox.models import Account, Credential, Subject, VatMode
+from fakturoid_sandbox.models import Account, Credential, Subject, VatMode
 
 MAX_DELAY_MS = 30_000
 RESERVED_SLUGS = frozenset({"api", "control"})

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from fakturoid.sandbox import api, pages
+from fakturoid_sandbox import api, pages
 
 app_name = "sandbox"
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import first_day
-from fakturoid.sandbox.control import ensure_account, ensure_subject
+from fakturoid_sandbox.control import ensure_account, ensure_subject
 
 User = get_user_model()
 M = TypeVar("M", bound=models.Model)

@@ -1,6 +1,6 @@
 """Helpers for tests that talk to the sandbox through Django's test client.
 
-    from fakturoid.sandbox.testing import SandboxClient, sandbox_mounted
+    from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
 
     api = SandboxClient(ensure_account("acme", name="Acme s.r.o."))
     api.authenticate()
@@ -24,7 +24,7 @@ from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import clear_url_caches, set_urlconf
 
-from fakturoid.sandbox.models import Credential
+from fakturoid_sandbox.models import Credential
 
 API_BASE = "/sandbox/fakturoid/api/v3"
 USER_AGENT = "SandboxTests (tests@example.com)"
