@@ -22,10 +22,15 @@ install: $(VENV)/.installed .env
 
 # The sandbox is served by the app itself: SITE_URL must be where runserver listens.
 demo: export SITE_URL = http://$(HOST):$(PORT)
+# The web server and one background worker run together; Ctrl+C (or either one ending) stops both.
+demo: SHELL := /bin/bash
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	$(BIN)/python manage.py db_worker & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \
+	wait -n
 
 test: install lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
