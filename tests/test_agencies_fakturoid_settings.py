@@ -16,8 +16,8 @@ from django.utils import timezone
 from responses import matchers
 
 from agencies.models import FakturoidSettings
-from fakturoid import services
-from fakturoid.client import AuthenticationError
+from fakturoid.errors import AuthenticationError
+from fakturoid.services import connection
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
 API = "https://app.fakturoid.cz/api/v3"
@@ -254,7 +254,7 @@ def test_a_refused_save_leaves_the_agency_with_its_stored_settings(api, agency, 
     fakturoid.api_client_id, fakturoid.api_client_secret = "client-id-new", SECRET
 
     with pytest.raises(AuthenticationError):
-        services.connect(fakturoid=fakturoid, credentials_changed=True)
+        connection.connect(fakturoid=fakturoid, credentials_changed=True)
 
     assert agency.fakturoid_settings is fakturoid
 
@@ -349,7 +349,7 @@ def test_verify_now_says_why_it_failed(api, owner_http, agency, working):
 
     [(level, text)] = flashed(response)
     assert level == "error"
-    assert "did not accept the Client ID or Secret ID" in text
+    assert "does not accept this Client ID and Secret ID" in text
 
 
 # --- The Secret ID is write-only ------------------------------------------------------------

@@ -22,21 +22,20 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from agencies.models import FakturoidSettings
 from fakturoid import client as client_module
-from fakturoid.client import (
+from fakturoid.client import FakturoidClient
+from fakturoid.documents import RateLimit, parse_rate_limit
+from fakturoid.errors import (
     AccountBlocked,
     AuthenticationError,
     ConfigurationError,
-    FakturoidClient,
     FakturoidError,
     Forbidden,
     InvalidResponse,
     NetworkError,
     NotFound,
-    RateLimit,
     RateLimited,
     Unavailable,
     ValidationFailed,
-    parse_rate_limit,
 )
 from fakturoid.models import ApiCall
 
@@ -341,7 +340,7 @@ def test_it_gives_up_when_even_a_new_token_is_refused(api, connected):
         FakturoidClient(connected).get_user()
 
     assert error.value.status == 401
-    assert "Client ID or Secret ID" in error.value.message
+    assert "Client ID and Secret ID" in error.value.message
     assert calls_to(api, f"{API}/user.json") == 2
     assert calls_to(api, f"{API}/oauth/token") == 1
 
@@ -353,7 +352,7 @@ def test_it_says_the_credentials_are_wrong_when_the_token_is_refused(api, faktur
         FakturoidClient(fakturoid_settings).get_user()
 
     assert error.value.status == 401
-    assert "Client ID or Secret ID" in str(error.value)
+    assert "Client ID and Secret ID" in str(error.value)
     # The failed attempt is in the log although the token refresh did not succeed.
     call = ApiCall.objects.get()
     assert (call.method, call.path, call.status) == ("POST", "/oauth/token", 401)

@@ -33,9 +33,9 @@ from responses import matchers
 from agencies.models import Agency, FakturoidSettings
 from clients.models import Client, Project
 from fakturoid import client as client_module
-from fakturoid import services
 from fakturoid.client import FakturoidClient
 from fakturoid.models import ApiCall, Invoice
+from fakturoid.services import connection as connection_service
 from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.models import Token
@@ -662,7 +662,7 @@ def test_a_token_our_other_process_stored_is_reused_without_asking(scene):
     run = FakturoidClient(scene.fakturoid)
     held = scene.fakturoid.access_token
 
-    services.connect(
+    connection_service.connect(
         fakturoid=FakturoidSettings.objects.get(pk=scene.fakturoid.pk), credentials_changed=False
     )
     wait_for_live_server_threads()

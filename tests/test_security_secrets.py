@@ -21,9 +21,10 @@ from django.utils import timezone
 from agencies import fields
 from agencies.models import FakturoidSettings
 from fakturoid import client as fakturoid_client
-from fakturoid import services
-from fakturoid.client import FakturoidError
+from fakturoid import errors
+from fakturoid.errors import FakturoidError
 from fakturoid.models import ApiCall
+from fakturoid.services import connection as connection_service
 from tests.conftest import login
 
 API = "https://fakturoid.test/api/v3"
@@ -286,7 +287,7 @@ def test_it_keeps_credentials_out_of_the_error_raised(connected, failure):
         arm(mock, failure)
 
         with pytest.raises(FakturoidError) as raised:
-            services.verify_connection(fakturoid=connected)
+            connection_service.verify_connection(fakturoid=connected)
 
     error = raised.value
     described = [
@@ -294,7 +295,7 @@ def test_it_keeps_credentials_out_of_the_error_raised(connected, failure):
         repr(error),
         error.message,
         str(error.errors),
-        services.explain(error),
+        errors.explain(error),
         "".join(traceback.format_exception(error)),  # the chained requests errors too
         repr(connected),
         str(connected),
