@@ -7,7 +7,6 @@ import base64
 import copy
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,9 +17,9 @@ from responses import matchers
 from agencies.models import FakturoidSettings
 from fakturoid.errors import AuthenticationError
 from fakturoid.services import connection
+from tests.support import FAKTUROID_API as API
+from tests.support.fakturoid_mocks import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
-API = "https://app.fakturoid.cz/api/v3"
 URL = "/agency/settings/fakturoid/"
 VERIFY_URL = "/agency/settings/fakturoid/verify/"
 DISCONNECT_URL = "/agency/settings/fakturoid/disconnect/"

@@ -30,7 +30,9 @@ from fakturoid.errors import (
 from fakturoid.models import Invoice
 from fakturoid.services import connection as connection_service
 from fakturoid.services import invoicing, matching, sync
-from tests.fakturoid_mocks import (
+from tests.support import FAKTUROID_API as API
+from tests.support import STORED_TOKEN as TOKEN
+from tests.support.fakturoid_mocks import (
     ACCOUNT,
     OCTOBER,
     RATE,
@@ -39,10 +41,6 @@ from tests.fakturoid_mocks import (
     payload,
     subject_json,
 )
-
-API = "https://app.fakturoid.cz/api/v3"
-TOKEN = "a" * 80
-
 
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
@@ -65,7 +63,7 @@ def invoice_json(*, custom_id: str, number: str = "2026-0001", total: str = "242
 
 
 @pytest.fixture
-def billed_client(agency, connected, make_client, make_project, make_item) -> Client:
+def busy_client(agency, connected, make_client, make_project, make_item) -> Client:
     """A linked client with two monthly fees and a one-off in October 2026, plus noise."""
     client = make_client(agency, "Alza.cz a.s.", fakturoid_subject_id=16)
     shop = make_project(client, "alza.cz")
@@ -83,8 +81,8 @@ def billed_client(agency, connected, make_client, make_project, make_item) -> Cl
 # --- Building the invoice -------------------------------------------------------------------
 
 
-def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
-    draft = invoicing.build_invoice(client=billed_client, period=OCTOBER, today=date(2026, 11, 2))
+def test_it_builds_one_line_per_item_running_in_the_month(busy_client):
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER, today=date(2026, 11, 2))
 
     assert [line.name for line in draft.lines] == [
         "alza.cz – PPC management (10/2026)",
@@ -94,7 +92,7 @@ def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
     assert draft.vat == Decimal("4200.00")
     assert draft.total == Decimal("24200.00")
     assert draft.payload == {
-        "custom_id": custom_id_of(billed_client),
+        "custom_id": custom_id_of(busy_client),
         "subject_id": 16,
         "issued_on": "2026-11-02",
         "taxable_fulfillment_due": "2026-10-31",
@@ -118,11 +116,11 @@ def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
     }
 
 
-def test_it_sends_no_vat_rates_for_a_non_vat_payer(billed_client, connected):
+def test_it_sends_no_vat_rates_for_a_non_vat_payer(busy_client, connected):
     connected.vat_mode = FakturoidSettings.VatMode.NON_VAT_PAYER
     connected.save()
 
-    draft = invoicing.build_invoice(client=billed_client, period=OCTOBER)
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER)
 
     assert all("vat_rate" not in line for line in draft.payload["lines"])
     assert draft.total == draft.subtotal == Decimal("20000.00")
@@ -194,10 +192,10 @@ def add_lookup(api, client, found: list) -> None:
         )
 
 
-def test_it_creates_the_invoice_and_records_it(api, billed_client, owner):
-    add_create(api, billed_client)
+def test_it_creates_the_invoice_and_records_it(api, busy_client, owner):
+    add_create(api, busy_client)
 
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
@@ -211,51 +209,51 @@ def test_it_creates_the_invoice_and_records_it(api, billed_client, owner):
     ]
 
 
-def test_it_never_creates_a_second_invoice_for_the_same_month(api, billed_client, owner):
-    add_create(api, billed_client)
-    invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+def test_it_never_creates_a_second_invoice_for_the_same_month(api, busy_client, owner):
+    add_create(api, busy_client)
+    invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     with pytest.raises(errors.AlreadyInvoiced, match="already invoiced for 10/2026"):
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert len(api.calls) == 1
     assert Invoice.objects.count() == 1
 
 
-def test_it_says_in_progress_while_another_request_holds_the_claim(api, billed_client, owner):
+def test_it_says_in_progress_while_another_request_holds_the_claim(api, busy_client, owner):
     Invoice.objects.create(
-        agency=billed_client.agency,
-        client=billed_client,
+        agency=busy_client.agency,
+        client=busy_client,
         period=OCTOBER,
-        custom_id=custom_id_of(billed_client),
+        custom_id=custom_id_of(busy_client),
     )
     with pytest.raises(errors.AlreadyInvoiced, match="being created right now"):
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
     assert len(api.calls) == 0
 
 
-def test_it_takes_over_a_stale_claim_after_looking_it_up(api, billed_client, owner):
+def test_it_takes_over_a_stale_claim_after_looking_it_up(api, busy_client, owner):
     stale = Invoice.objects.create(
-        agency=billed_client.agency,
-        client=billed_client,
+        agency=busy_client.agency,
+        client=busy_client,
         period=OCTOBER,
-        custom_id=custom_id_of(billed_client),
+        custom_id=custom_id_of(busy_client),
     )
     Invoice.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
-    add_lookup(api, billed_client, [invoice_json(custom_id=custom_id_of(billed_client))])
+    add_lookup(api, busy_client, [invoice_json(custom_id=custom_id_of(busy_client))])
 
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.pk == stale.pk
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
 
 
-def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, billed_client, owner):
-    add_create(api, billed_client, body=requests.exceptions.ReadTimeout("read timed out"))
-    add_lookup(api, billed_client, [invoice_json(custom_id=custom_id_of(billed_client))])
+def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, busy_client, owner):
+    add_create(api, busy_client, body=requests.exceptions.ReadTimeout("read timed out"))
+    add_lookup(api, busy_client, [invoice_json(custom_id=custom_id_of(busy_client))])
 
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
@@ -263,36 +261,36 @@ def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, billed
     assert len(posts) == 1
 
 
-def test_an_unknown_outcome_is_looked_up_before_the_next_post(api, billed_client, owner):
-    add_create(api, billed_client, body=requests.exceptions.ReadTimeout("read timed out"))
-    add_lookup(api, billed_client, [])
+def test_an_unknown_outcome_is_looked_up_before_the_next_post(api, busy_client, owner):
+    add_create(api, busy_client, body=requests.exceptions.ReadTimeout("read timed out"))
+    add_lookup(api, busy_client, [])
 
     with pytest.raises(NetworkError) as raised:
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
     assert raised.value.maybe_processed
     invoice = Invoice.objects.get()
     assert invoice.state == Invoice.State.UNKNOWN
     assert "could not be reached" in invoice.error
 
     api.reset()
-    add_lookup(api, billed_client, [])
-    add_create(api, billed_client)
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    add_lookup(api, busy_client, [])
+    add_create(api, busy_client)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert [call.request.method for call in api.calls] == ["GET", "POST"]  # look-up, then POST
 
 
-def test_a_refused_invoice_is_recorded_as_failed_with_the_reason(api, billed_client, owner):
+def test_a_refused_invoice_is_recorded_as_failed_with_the_reason(api, busy_client, owner):
     add_create(
         api,
-        billed_client,
+        busy_client,
         status=422,
         json={"errors": {"subject_id": ["can't be blank", "Contact does not exist."]}},
     )
 
     with pytest.raises(ValidationFailed) as raised:
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     message = errors.explain(raised.value)
     assert "subject_id: can't be blank, Contact does not exist." in message
@@ -301,42 +299,42 @@ def test_a_refused_invoice_is_recorded_as_failed_with_the_reason(api, billed_cli
     assert invoice.error == message
 
 
-def test_it_explains_a_missing_bank_account_with_the_link(api, billed_client, owner):
-    add_create(api, billed_client, status=403, json=payload("no_bank_account.json"))
+def test_it_explains_a_missing_bank_account_with_the_link(api, busy_client, owner):
+    add_create(api, busy_client, status=403, json=payload("no_bank_account.json"))
 
     with pytest.raises(Forbidden) as raised:
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     message = errors.explain(raised.value)
     assert "bank account" in message
     assert "https://app.fakturoid.cz/applecorp/settings/bank_accounts" in message
 
 
-def test_it_explains_the_rate_limit_with_the_wait(api, billed_client, owner):
+def test_it_explains_the_rate_limit_with_the_wait(api, busy_client, owner):
     add_create(
         api,
-        billed_client,
+        busy_client,
         status=429,
         json=payload("rate_limited.json"),
         headers={"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=0;t=37"},
     )
 
     with pytest.raises(RateLimited) as raised:
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert "Try again in 37 s" in errors.explain(raised.value)
     assert Invoice.objects.get().state == Invoice.State.FAILED
 
 
-def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, billed_client, owner):
-    add_create(api, billed_client, status=403, json=payload("no_bank_account.json"))
+def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, busy_client, owner):
+    add_create(api, busy_client, status=403, json=payload("no_bank_account.json"))
     with pytest.raises(Forbidden):
-        invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     api.reset()
-    add_lookup(api, billed_client, [])
-    add_create(api, billed_client)
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    add_lookup(api, busy_client, [])
+    add_create(api, busy_client)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert Invoice.objects.count() == 1
@@ -347,8 +345,8 @@ def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, billed_cli
     reason="the in-memory SQLite test database locks whole tables; CI runs this on PostgreSQL",
 )
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_for_one_month_let_exactly_one_through(billed_client, owner):
-    draft = invoicing.build_invoice(client=billed_client, period=OCTOBER)
+def test_concurrent_claims_for_one_month_let_exactly_one_through(busy_client, owner):
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER)
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 
@@ -580,16 +578,16 @@ def created_invoice(client: Client, *, status: str = "open", fakturoid_id: int =
     )
 
 
-def test_it_brings_back_paid_and_overdue_statuses(api, billed_client, make_client):
-    invoice = created_invoice(billed_client)
-    paid = created_invoice(make_client(billed_client.agency, "Paid Ltd"), status="paid")
+def test_it_brings_back_paid_and_overdue_statuses(api, busy_client, make_client):
+    invoice = created_invoice(busy_client)
+    paid = created_invoice(make_client(busy_client.agency, "Paid Ltd"), status="paid")
     api.get(
         f"{ACCOUNT}/invoices/529.json",
         json=invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"},
         headers=RATE,
     )
 
-    checked = sync.refresh_statuses(agency=billed_client.agency, period=OCTOBER)
+    checked = sync.refresh_statuses(agency=busy_client.agency, period=OCTOBER)
 
     assert checked == 1  # the paid one is settled: not asked again
     invoice.refresh_from_db()
@@ -598,8 +596,8 @@ def test_it_brings_back_paid_and_overdue_statuses(api, billed_client, make_clien
     assert paid.status == Invoice.Status.PAID
 
 
-def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, billed_client):
-    invoice = created_invoice(billed_client)
+def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, busy_client):
+    invoice = created_invoice(busy_client)
     url = f"{ACCOUNT}/invoices/529/download.pdf"
     api.get(url, status=204, match=[matchers.header_matcher({"Accept": "application/pdf"})])
     api.get(url, body=b"%PDF-1.4 test", content_type="application/pdf")
@@ -608,12 +606,12 @@ def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, billed_client):
     assert sync.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
 
 
-def test_it_keeps_only_web_links_from_fakturoid(api, billed_client, owner):
-    hostile = invoice_json(custom_id=custom_id_of(billed_client))
+def test_it_keeps_only_web_links_from_fakturoid(api, busy_client, owner):
+    hostile = invoice_json(custom_id=custom_id_of(busy_client))
     hostile["html_url"] = "javascript:alert(1)"
-    add_create(api, billed_client, json=hostile)
+    add_create(api, busy_client, json=hostile)
 
-    invoice = invoicing.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.html_url == ""
     assert invoice.pdf_url.startswith("https://")

@@ -23,7 +23,8 @@ from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
 from fakturoid.models import STALE_CLAIM, Invoice
-from tests.fakturoid_mocks import (
+from tests.support import STORED_TOKEN as TOKEN
+from tests.support.fakturoid_mocks import (
     ACCOUNT,
     OCTOBER,
     RATE,
@@ -33,10 +34,7 @@ from tests.fakturoid_mocks import (
     subject_json,
 )
 
-API = "https://app.fakturoid.cz/api/v3"
-TOKEN = "a" * 80
 HTML_URL = "https://app.fakturoid.cz/acme/invoices/529"
-
 
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
 

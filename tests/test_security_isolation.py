@@ -26,7 +26,7 @@ from django.utils import timezone
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from fakturoid.models import ApiCall, Invoice
-from tests.conftest import login
+from tests.support import login
 
 User = get_user_model()
 

@@ -7,7 +7,7 @@ from agencies.models import Agency, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.validators import ico_checksum_ok
 from demo.management.commands.seed_demo import seed_agencies
-from tests.conftest import login
+from tests.support import login
 
 User = get_user_model()
 MODELS = [User, Agency, Membership, Label, Client, ContactPerson, Project, BillingItem]
