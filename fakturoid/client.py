@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from urllib3.exceptions import NewConnectionError
 
 from agencies.models import Agency, FakturoidSettings
+from fakturoid.configuration import configured_settings, contact_email
 from fakturoid.documents import (
     Account,
     InvoiceDocument,
@@ -42,7 +43,6 @@ from fakturoid.documents import (
 )
 from fakturoid.errors import (
     AuthenticationError,
-    ConfigurationError,
     FakturoidError,
     InvalidResponse,
     NetworkError,
@@ -129,7 +129,7 @@ class FakturoidClient:
     ) -> None:
         self.fakturoid = fakturoid
         self.base_url = settings.FAKTUROID_API_URL.rstrip("/")
-        email = _checked_contact_email(self.base_url, fakturoid)
+        email = contact_email(self.base_url, fakturoid)
         self.timeout = (settings.FAKTUROID_CONNECT_TIMEOUT, settings.FAKTUROID_READ_TIMEOUT)
         self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
         self.on_call = on_call or self._log_call
@@ -223,16 +223,6 @@ class FakturoidClient:
         FakturoidError subclasses."""
         path = self._account_path("/invoices.json")
         return [parse(parse_invoice, item) for item in self._pages(path, {"custom_id": custom_id})]
-
-    # https://www.fakturoid.cz/api/v3/invoices
-    def fire_invoice(self, invoice_id: int, event: str) -> None:
-        """Fire `event` (mark_as_sent, cancel, lock, ...) on the invoice (204).
-
-        Raises ValidationFailed when the event cannot be fired, NotFound, or another
-        FakturoidError.
-        """
-        path = self._account_path(f"/invoices/{int(invoice_id)}/fire.json")
-        self._call("POST", path, params={"event": event}, expect_body=False)
 
     # https://www.fakturoid.cz/api/v3/invoices (download invoice PDF)
     def download_invoice_pdf(self, invoice_id: int) -> bytes | None:
@@ -497,51 +487,6 @@ class FakturoidClient:
         self.fakturoid.access_token = token
         self.fakturoid.token_expires_at = expires_at
         return token
-
-
-def _checked_contact_email(base_url: str, fakturoid: FakturoidSettings) -> str:
-    """The e-mail for the User-Agent, once everything a request needs is known to be set;
-    raises ConfigurationError naming what is missing or unusable."""
-    if not base_url.startswith(("https://", "http://")):
-        raise ConfigurationError(_("FAKTUROID_API_URL must be an http(s) address."))
-    if not (fakturoid.account_slug and fakturoid.api_client_id):
-        raise ConfigurationError(_("Fill in the Fakturoid organisation name and Client ID first."))
-    if not fakturoid.api_client_secret:
-        raise ConfigurationError(_("Fill in the Fakturoid Secret ID first."))
-    if not settings.FAKTUROID_APP_NAME:
-        raise ConfigurationError(_("FAKTUROID_APP_NAME must name this application."))
-    email = fakturoid.contact_email or settings.FAKTUROID_CONTACT_EMAIL
-    if not email:
-        raise ConfigurationError(
-            _(
-                "Fakturoid requires a contact e-mail with every request: fill in the "
-                "contact e-mail in Settings → Fakturoid (or set FAKTUROID_CONTACT_EMAIL)."
-            )
-        )
-    header_values = (fakturoid.api_client_id, fakturoid.api_client_secret, email)
-    if not all(value.isascii() and value.isprintable() for value in header_values):
-        # They travel in HTTP headers; the settings form refuses such values, the admin
-        # or a script might not.
-        raise ConfigurationError(
-            _(
-                "The Fakturoid Client ID, Secret ID and contact e-mail may only contain "
-                "characters without diacritics: correct them in Settings → Fakturoid."
-            )
-        )
-    return email
-
-
-def configured_settings(agency: Agency) -> FakturoidSettings:
-    """The agency's Fakturoid settings; raises ConfigurationError when they are not set up."""
-    fakturoid = agency.fakturoid_settings
-    if fakturoid is None or not fakturoid.is_configured:
-        raise ConfigurationError(
-            _(
-                "Fakturoid is not set up for this agency: "
-                "an owner can do it in Settings → Fakturoid."
-            )
-        )
-    return fakturoid
 
 
 _process_locks: dict[int, threading.Lock] = {}

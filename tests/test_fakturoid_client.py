@@ -561,25 +561,6 @@ def test_it_finds_invoices_by_custom_id(api, connected):
     assert invoice.id == 529
 
 
-def test_it_fires_an_invoice_event(api, connected):
-    api.post(
-        f"{ACCOUNT}/invoices/529/fire.json",
-        status=204,
-        match=[matchers.query_param_matcher({"event": "mark_as_sent"}), *bearer(STORED_TOKEN)],
-    )
-
-    assert FakturoidClient(connected).fire_invoice(529, "mark_as_sent") is None
-
-
-def test_it_reports_an_event_that_cannot_be_fired(api, connected):
-    api.post(f"{ACCOUNT}/invoices/529/fire.json", status=422, json=payload("fire_not_allowed.json"))
-
-    with pytest.raises(ValidationFailed) as error:
-        FakturoidClient(connected).fire_invoice(529, "lock")
-
-    assert error.value.errors == {"event": ["lock cannot be fired"]}
-
-
 # --- API errors -----------------------------------------------------------------------------
 
 

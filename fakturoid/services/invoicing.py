@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, last_day
-from fakturoid.client import FakturoidClient, configured_settings
+from fakturoid.client import FakturoidClient
+from fakturoid.configuration import configured_settings
 from fakturoid.documents import InvoiceDocument
 from fakturoid.errors import (
     AlreadyInvoiced,
