@@ -85,7 +85,9 @@ class FakturoidSettings(models.Model):
     """An agency's Fakturoid connection: credentials, what verification learnt, the shared token.
 
     The access token lives here (encrypted) so that every process and worker shares one token;
-    `fakturoid.client` refreshes it under a row lock.
+    `fakturoid.client` refreshes it under a row lock. Everything else about Fakturoid (the
+    settings page, its form, the client) lives in `fakturoid/`; the model stays in agencies
+    because moving it to another app would cost a migration of the table.
     """
 
     class VatMode(models.TextChoices):

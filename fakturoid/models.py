@@ -34,7 +34,8 @@ class InvoiceQuerySet(models.QuerySet):
 
 
 class Invoice(models.Model):
-    """Our record of a client's invoice for one month in Fakturoid.
+    """Our record of a client's invoice for one month in Fakturoid (Fakturoid's own invoice is
+    `fakturoid.documents.InvoiceDocument`; what we would send, `services.invoicing.InvoiceDraft`).
 
     The row is claimed (state pending) before the invoice is POSTed, and its unique custom_id
     makes a second invoice for the same client and month impossible.
