@@ -30,11 +30,10 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 
 
-# --- Invoices -------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class DraftLine:
+    """One line of our draft (what we would send), not a line of Fakturoid's document."""
+
     name: str
     unit_price: Decimal
     vat_rate: int | None

@@ -6,7 +6,7 @@
   over a real socket) and the browser tests' helpers.
 """
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client as HttpClient
 
 PASSWORD = "correct-horse-battery-1"
@@ -14,7 +14,8 @@ FAKTUROID_API = "https://app.fakturoid.cz/api/v3"
 STORED_TOKEN = "a" * 80  # The token the `connected` fixture stores.
 
 
-def login(user: "get_user_model()") -> HttpClient:  # type: ignore[valid-type]
+def login(user: AbstractBaseUser) -> HttpClient:
+    """A test client logged in as `user` (no password check, no lock-out bookkeeping)."""
     http = HttpClient()
     http.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return http
