@@ -85,7 +85,9 @@ class FakturoidSettings(models.Model):
     """An agency's Fakturoid connection: credentials, what verification learnt, the shared token.
 
     The access token lives here (encrypted) so that every process and worker shares one token;
-    `fakturoid.client` refreshes it under a row lock.
+    `fakturoid.client` refreshes it under a row lock. Everything else about Fakturoid (the
+    settings page, its form, the client) lives in `fakturoid/`; the model stays in agencies
+    because moving it to another app would cost a migration of the table.
     """
 
     class VatMode(models.TextChoices):
@@ -140,14 +142,35 @@ class FakturoidSettings(models.Model):
         # Unknown (never verified) counts as a VAT payer: sending VAT rates is the safe default.
         return self.vat_mode != self.VatMode.NON_VAT_PAYER
 
+    # What a connection brings besides the credentials: the token and what verification learnt.
+    CONNECTION_FIELDS = (
+        "access_token",
+        "token_expires_at",
+        "account_name",
+        "vat_mode",
+        "currency",
+        "verified_at",
+    )
+
+    def credentials_copy(self) -> "FakturoidSettings":
+        """An unsaved copy holding only the credentials, to try them without touching this row
+        (by agency_id: assigning the agency would make `agency.fakturoid` the copy)."""
+        return FakturoidSettings(
+            agency_id=self.agency_id,
+            account_slug=self.account_slug,
+            api_client_id=self.api_client_id,
+            api_client_secret=self.api_client_secret,
+            contact_email=self.contact_email,
+        )
+
+    def adopt_connection(self, other: "FakturoidSettings") -> None:
+        """Take the token and what verification learnt from `other` (not saved)."""
+        for field in self.CONNECTION_FIELDS:
+            setattr(self, field, getattr(other, field))
+
     def forget_connection(self) -> None:
         """Drop what belongs to the old credentials: the token and what verification learnt."""
-        self.access_token = ""
-        self.token_expires_at = None
-        self.account_name = ""
-        self.vat_mode = ""
-        self.currency = ""
-        self.verified_at = None
+        self.adopt_connection(FakturoidSettings())
 
     def disconnect(self) -> None:
         """Remove the credentials and the token; the agency can no longer bill until set up."""

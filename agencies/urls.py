@@ -8,8 +8,4 @@ urlpatterns = [
     path("members/", views.members, name="members"),
     path("members/<int:pk>/role/", views.member_role, name="member_role"),
     path("members/<int:pk>/remove/", views.member_remove, name="member_remove"),
-    path("settings/fakturoid/", views.fakturoid_settings, name="fakturoid"),
-    path("settings/fakturoid/verify/", views.fakturoid_verify, name="fakturoid_verify"),
-    path("settings/fakturoid/disconnect/", views.fakturoid_disconnect, name="fakturoid_disconnect"),
-    path("settings/integration-log/", views.integration_log, name="integration_log"),
 ]

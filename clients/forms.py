@@ -1,4 +1,5 @@
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -12,11 +13,20 @@ from agencies.models import Agency
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import iso_month, parse_month
 from clients.validators import normalize_dic, normalize_ico
-from fakturoid.client import FakturoidClient, FakturoidError, NotFound, Subject
-from fakturoid.services import explain
 
 LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
 SUBJECT_ID_RE = re.compile(r"^(?:\d+|\S*/subjects/(\d+)(?:[/?#]\S*)?)$")
+
+# How a newly typed Fakturoid Client ID is checked: called as check(agency=, subject_id=), it
+# returns the contact or raises ValidationError. fakturoid builds on clients, so clients never
+# imports it: `FakturoidConfig.ready()` installs `fakturoid.forms.validate_subject_id` here.
+SubjectIdCheck = Callable[..., object]
+_subject_id_check: SubjectIdCheck | None = None
+
+
+def set_subject_id_check(check: SubjectIdCheck | None) -> None:
+    global _subject_id_check  # noqa: PLW0603 (one plug-in point, set once at start-up)
+    _subject_id_check = check
 
 
 class FakturoidSubjectIdField(forms.CharField):
@@ -89,7 +99,7 @@ class ClientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.agency = agency
         # The Fakturoid contact a newly typed Client ID was checked against (None: not checked).
-        self.subject: Subject | None = None
+        self.subject = None
         if self.instance.pk is None:
             self.instance.agency = agency
         else:
@@ -119,20 +129,8 @@ class ClientForm(forms.ModelForm):
             or not self.agency.fakturoid_ready
         ):
             return subject_id
-        try:
-            self.subject = FakturoidClient(self.agency.fakturoid).get_subject(subject_id)
-        except NotFound as error:
-            raise forms.ValidationError(
-                _("Fakturoid has no contact with ID %(id)s."),
-                code="unknown_subject",
-                params={"id": subject_id},
-            ) from error
-        except FakturoidError as error:
-            raise forms.ValidationError(
-                _("The Fakturoid Client ID could not be checked: %(error)s"),
-                code="unchecked_subject",
-                params={"error": explain(error)},
-            ) from error
+        if _subject_id_check is not None:
+            self.subject = _subject_id_check(agency=self.agency, subject_id=subject_id)
         return subject_id
 
     def clean_currency(self) -> str:

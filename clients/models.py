@@ -38,6 +38,21 @@ class ClientQuerySet(models.QuerySet):
     def for_user(self, user) -> "ClientQuerySet":  # noqa: ANN001
         return self.filter(agency__in=Agency.objects.for_user(user))
 
+    def with_month_invoices(self, *, month: date) -> "ClientQuerySet":
+        """Prefetch each client's invoices of `month` into `month_invoices` (a list).
+
+        Invoices are fakturoid's model, and fakturoid builds on clients, not the other way
+        round: the model is reached through its `invoices` relation, not imported.
+        """
+        invoice_model = self.model._meta.get_field("invoices").related_model
+        return self.prefetch_related(
+            models.Prefetch(
+                "invoices",
+                queryset=invoice_model.objects.filter(period=month),
+                to_attr="month_invoices",
+            )
+        )
+
     def with_list_figures(self, *, month: date) -> "ClientQuerySet":
         """Annotate the number of active projects and `monthly_total`: the monthly fees of
         active projects that run in `month`."""
@@ -115,6 +130,12 @@ class Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def link_to_contact(self, subject_id: int | None, *, source: str) -> None:
+        """Link the client to Fakturoid contact `subject_id` (None: unlink) and save that."""
+        self.fakturoid_subject_id = subject_id
+        self.fakturoid_link_source = source if subject_id else ""
+        self.save(update_fields=["fakturoid_subject_id", "fakturoid_link_source", "updated_at"])
 
 
 class ContactPerson(models.Model):

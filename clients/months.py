@@ -4,6 +4,10 @@ import calendar
 import re
 from datetime import date
 
+from django.utils import timezone
+
+from agencies.models import Agency, FakturoidSettings
+
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -41,3 +45,16 @@ def format_month(month: date) -> str:
 
 def iso_month(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
+
+
+def default_period(agency: Agency, *, today: date | None = None) -> date:
+    """The month the clients list shows and the invoice icon bills unless the user picks
+    another: the previous month, or the current one when the agency's setting says so."""
+    this_month = first_day(today or timezone.localdate())
+    fakturoid = agency.fakturoid_settings
+    if (
+        fakturoid is not None
+        and fakturoid.default_period == FakturoidSettings.DefaultPeriod.CURRENT
+    ):
+        return this_month
+    return previous_month(this_month)

@@ -8,9 +8,7 @@ from django.utils.translation import gettext as _
 from agencies.decorators import agency_required
 from clients.forms import ClientEditor
 from clients.models import Client, Project
-from clients.months import format_month, iso_month, parse_month
-from fakturoid.models import Invoice
-from fakturoid.services import default_period
+from clients.months import default_period, format_month, iso_month, parse_month
 
 CLIENTS_PER_PAGE = 50
 SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
@@ -34,14 +32,8 @@ def clients_list_context(request: HttpRequest) -> dict:
     clients = (
         Client.objects.for_agency(agency)
         .with_list_figures(month=month)
-        .prefetch_related(
-            "labels",
-            Prefetch(
-                "invoices",
-                queryset=Invoice.objects.filter(period=month),
-                to_attr="month_invoices",
-            ),
-        )
+        .with_month_invoices(month=month)
+        .prefetch_related("labels")
         .order_by(*SORTS[sort])
     )
     if q:

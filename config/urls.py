@@ -8,7 +8,7 @@ from django.views.i18n import set_language
 urlpatterns = [
     path("", include("clients.urls")),
     path("agency/", include("agencies.urls")),
-    path("fakturoid/", include("fakturoid.urls")),
+    path("", include("fakturoid.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

@@ -1,12 +1,12 @@
-"""The one door to Fakturoid API v3 (https://www.fakturoid.cz/api/v3).
+"""The one door to Fakturoid API v3 (https://www.fakturoid.cz/api/v3): transport and token.
 
-`FakturoidClient(fakturoid_settings)` holds one `requests.Session` and speaks for one agency:
+`FakturoidClient.for_agency(agency)` holds one `requests.Session` and speaks for one agency:
 it gets and shares the agency's OAuth token, sends every request through `_request()` (one HTTP
 attempt: timeouts, error mapping, rate-limit headers, the ApiCall log), applies the retry policy
-in `_call()` and turns the JSON into the frozen dataclasses below (Decimal amounts, real dates).
+in `_call()` and hands the JSON to the parsers of `fakturoid.documents`.
 
-Every failure is a `FakturoidError` subclass carrying the HTTP status and Fakturoid's own
-message; no `requests` exception escapes, and no secret or token is put in a message or log.
+Every failure is a `fakturoid.errors.FakturoidError` carrying the HTTP status and Fakturoid's
+own message; no `requests` exception escapes, and no secret or token is put in a message or log.
 """
 
 import logging
@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
@@ -27,7 +26,31 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from urllib3.exceptions import NewConnectionError
 
-from agencies.models import FakturoidSettings
+from agencies.models import Agency, FakturoidSettings
+from fakturoid.configuration import configured_settings, contact_email
+from fakturoid.documents import (
+    Account,
+    InvoiceDocument,
+    RateLimit,
+    Subject,
+    User,
+    parse,
+    parse_account,
+    parse_invoice,
+    parse_rate_limit,
+    parse_subject,
+    parse_user,
+)
+from fakturoid.errors import (
+    AuthenticationError,
+    FakturoidError,
+    InvalidResponse,
+    NetworkError,
+    RateLimited,
+    Unavailable,
+    error_for_status,
+    not_json,
+)
 from fakturoid.models import ApiCall
 
 logger = logging.getLogger(__name__)
@@ -37,172 +60,12 @@ TOKEN_MARGIN_SECONDS = 60  # A token this close to expiry is replaced before use
 MAX_GET_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 1.5)  # Waits before the 2nd and 3rd attempt of a GET.
 DEFAULT_TOKEN_LIFETIME = 7200
-# OAuth error codes at the token endpoint that mean the Client ID or Secret ID is wrong.
-OAUTH_CREDENTIAL_ERRORS = {"invalid_client", "unauthorized_client"}
 
 # Every wait goes through this name, so tests can replace it and stay fast.
 _sleep = time.sleep
 
 
-# --- Errors ---------------------------------------------------------------------------------
-
-
-class FakturoidError(Exception):
-    """Anything that went wrong talking to Fakturoid.
-
-    `status` is the HTTP status (None when there was no answer), `message` Fakturoid's own
-    message (its error_description or the joined validation messages) or ours, `errors` the
-    validation map `{field: [message, ...]}` when Fakturoid sent one, and `maybe_processed`
-    says that a POST may have been carried out even though it failed (look it up before
-    sending it again).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        errors: dict[str, list[str]] | None = None,
-        maybe_processed: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.errors = errors or {}
-        self.maybe_processed = maybe_processed
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
-
-
-class ConfigurationError(FakturoidError):
-    """Settings are missing (credentials, organisation, contact e-mail) or invalid."""
-
-
-class AuthenticationError(FakturoidError):
-    """Fakturoid refused the Client ID / Secret ID, or even a brand-new token (401)."""
-
-
-class AccountBlocked(FakturoidError):
-    """The Fakturoid account is blocked for an unpaid Fakturoid subscription (402)."""
-
-
-class Forbidden(FakturoidError):
-    """Fakturoid refused the action (403), e.g. no bank account or a plan limit."""
-
-
-class NotFound(FakturoidError):
-    """The record or URL does not exist (404)."""
-
-
-class ValidationFailed(FakturoidError):
-    """Fakturoid refused the data (422); `errors` maps fields to messages."""
-
-
-class RateLimited(FakturoidError):
-    """Too many requests (429); `retry_after` is the number of seconds until the reset."""
-
-    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class Unavailable(FakturoidError):
-    """Fakturoid failed or is in maintenance (5xx)."""
-
-
-class NetworkError(FakturoidError):
-    """No answer: the connection failed or timed out."""
-
-
-class InvalidResponse(FakturoidError):
-    """Fakturoid's answer cannot be read: not JSON, empty, a redirect or the wrong shape."""
-
-
-# --- Parsed data ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Fakturoid's request budget as the last response stated it (None: not stated)."""
-
-    quota: int | None
-    window: int | None
-    remaining: int | None
-    reset_seconds: int | None
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    slug: str
-    name: str | None
-    permission: str | None
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    full_name: str | None
-    email: str | None
-    accounts: tuple[AccountRef, ...]
-
-
-@dataclass(frozen=True)
-class Account:
-    slug: str
-    name: str | None
-    full_name: str | None
-    registration_no: str | None
-    vat_no: str | None
-    vat_mode: str | None
-    vat_price_mode: str | None
-    currency: str | None
-    due: int | None
-    plan: str | None
-
-
-@dataclass(frozen=True)
-class Subject:
-    id: int
-    custom_id: str | None
-    name: str | None
-    full_name: str | None
-    email: str | None
-    registration_no: str | None
-    vat_no: str | None
-    street: str | None
-    city: str | None
-    zip: str | None
-    country: str | None
-    html_url: str | None
-    url: str | None
-
-
-@dataclass(frozen=True)
-class InvoiceLine:
-    name: str
-    quantity: Decimal | None
-    unit_price: Decimal | None
-    vat_rate: Decimal | None
-
-
-@dataclass(frozen=True)
-class Invoice:
-    id: int
-    custom_id: str | None
-    number: str | None
-    status: str | None
-    subject_id: int | None
-    issued_on: date | None
-    due_on: date | None
-    currency: str | None
-    subtotal: Decimal | None
-    total: Decimal | None
-    html_url: str | None
-    public_html_url: str | None
-    pdf_url: str | None
-    url: str | None
-    lines: tuple[InvoiceLine, ...]
+# --- Transport ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -217,148 +80,6 @@ class CallRecord:
     error: str
 
 
-def parse_rate_limit(headers: Any) -> RateLimit | None:
-    """Read `X-RateLimit-Policy: default;q=400;w=60` and `X-RateLimit: default;r=398;t=55`.
-
-    Returns None when neither header is present; a missing or malformed value is None.
-    """
-    policy = headers.get("X-RateLimit-Policy")
-    state = headers.get("X-RateLimit")
-    if policy is None and state is None:
-        return None
-    values = {**_header_values(policy), **_header_values(state)}
-    return RateLimit(
-        quota=values.get("q"),
-        window=values.get("w"),
-        remaining=values.get("r"),
-        reset_seconds=values.get("t"),
-    )
-
-
-def _header_values(header: str | None) -> dict[str, int]:
-    values = {}
-    for part in (header or "").split(";"):
-        key, _sep, value = part.partition("=")
-        try:
-            number = int(value.strip())
-        except ValueError:
-            continue
-        if number >= 0:
-            values[key.strip()] = number
-    return values
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    number = Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"not a finite amount: {value!r}")
-    return number
-
-
-def _date(value: Any) -> date | None:
-    return None if value is None else date.fromisoformat(value)
-
-
-def _user(data: dict) -> User:
-    return User(
-        id=int(data["id"]),
-        full_name=_text(data.get("full_name")),
-        email=_text(data.get("email")),
-        accounts=tuple(
-            AccountRef(
-                slug=str(account["slug"]),
-                name=_text(account.get("name")),
-                permission=_text(account.get("permission")),
-            )
-            for account in data.get("accounts") or ()
-        ),
-    )
-
-
-def _account(data: dict) -> Account:
-    return Account(
-        slug=str(data["subdomain"]),
-        name=_text(data.get("name")),
-        full_name=_text(data.get("full_name")),
-        registration_no=_text(data.get("registration_no")),
-        vat_no=_text(data.get("vat_no")),
-        vat_mode=_text(data.get("vat_mode")),
-        vat_price_mode=_text(data.get("vat_price_mode")),
-        currency=_text(data.get("currency")),
-        due=_int(data.get("due")),
-        plan=_text(data.get("plan")),
-    )
-
-
-def _subject(data: dict) -> Subject:
-    fields = ("name", "full_name", "email", "registration_no", "vat_no", "street", "city")
-    return Subject(
-        id=int(data["id"]),
-        custom_id=_text(data.get("custom_id")),
-        **{field: _text(data.get(field)) for field in fields},
-        zip=_text(data.get("zip")),
-        country=_text(data.get("country")),
-        html_url=_text(data.get("html_url")),
-        url=_text(data.get("url")),
-    )
-
-
-def _invoice(data: dict) -> Invoice:
-    return Invoice(
-        id=int(data["id"]),
-        custom_id=_text(data.get("custom_id")),
-        number=_text(data.get("number")),
-        status=_text(data.get("status")),
-        subject_id=_int(data.get("subject_id")),
-        issued_on=_date(data.get("issued_on")),
-        due_on=_date(data.get("due_on")),
-        currency=_text(data.get("currency")),
-        subtotal=_decimal(data.get("subtotal")),
-        total=_decimal(data.get("total")),
-        html_url=_text(data.get("html_url")),
-        public_html_url=_text(data.get("public_html_url")),
-        pdf_url=_text(data.get("pdf_url")),
-        url=_text(data.get("url")),
-        lines=tuple(
-            InvoiceLine(
-                name=str(line["name"]),
-                quantity=_decimal(line.get("quantity")),
-                unit_price=_decimal(line.get("unit_price")),
-                vat_rate=_decimal(line.get("vat_rate")),
-            )
-            for line in data.get("lines") or ()
-        ),
-    )
-
-
-T = TypeVar("T")
-
-
-def _parse(parse: Callable[[dict], T], data: Any, *, maybe_processed: bool = False) -> T:
-    """Apply a parser to one JSON object; a wrong shape becomes InvalidResponse."""
-    try:
-        return parse(data)
-    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
-        raise InvalidResponse(
-            _("Fakturoid answered with data in an unexpected shape (%(problem)s).")
-            % {"problem": f"{type(error).__name__}: {error}"},
-            maybe_processed=maybe_processed,
-        ) from error
-
-
-# --- HTTP -----------------------------------------------------------------------------------
-
-
 class _BearerAuth(requests.auth.AuthBase):
     """Sets the Authorization header (as `auth`, so a ~/.netrc can never replace it)."""
 
@@ -371,27 +92,6 @@ class _BearerAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return "_BearerAuth(<hidden>)"
-
-
-def _api_message(body: Any) -> tuple[str, dict[str, list[str]]]:
-    """Fakturoid's message and validation map from an error body (either may be empty)."""
-    if not isinstance(body, dict):
-        return "", {}
-    errors: dict[str, list[str]] = {}
-    raw = body.get("errors")
-    if isinstance(raw, dict):
-        for field, messages in raw.items():
-            items = messages if isinstance(messages, list) else [messages]
-            errors[str(field)] = [str(message) for message in items]
-    elif isinstance(raw, list):
-        errors["base"] = [str(message) for message in raw]
-    if errors:
-        message = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in errors.items())
-        return message, errors
-    for key in ("error_description", "error", "status"):
-        if isinstance(body.get(key), str) and body[key].strip():
-            return body[key].strip(), {}
-    return "", {}
 
 
 def _may_have_arrived(error: requests.RequestException) -> bool:
@@ -429,34 +129,7 @@ class FakturoidClient:
     ) -> None:
         self.fakturoid = fakturoid
         self.base_url = settings.FAKTUROID_API_URL.rstrip("/")
-        if not self.base_url.startswith(("https://", "http://")):
-            raise ConfigurationError(_("FAKTUROID_API_URL must be an http(s) address."))
-        if not (fakturoid.account_slug and fakturoid.api_client_id):
-            raise ConfigurationError(
-                _("Fill in the Fakturoid organisation name and Client ID first.")
-            )
-        if not fakturoid.api_client_secret:
-            raise ConfigurationError(_("Fill in the Fakturoid Secret ID first."))
-        if not settings.FAKTUROID_APP_NAME:
-            raise ConfigurationError(_("FAKTUROID_APP_NAME must name this application."))
-        email = fakturoid.contact_email or settings.FAKTUROID_CONTACT_EMAIL
-        if not email:
-            raise ConfigurationError(
-                _(
-                    "Fakturoid requires a contact e-mail with every request: fill in the "
-                    "contact e-mail in Settings → Fakturoid (or set FAKTUROID_CONTACT_EMAIL)."
-                )
-            )
-        header_values = (fakturoid.api_client_id, fakturoid.api_client_secret, email)
-        if not all(value.isascii() and value.isprintable() for value in header_values):
-            # They travel in HTTP headers; the settings form refuses such values, the admin
-            # or a script might not.
-            raise ConfigurationError(
-                _(
-                    "The Fakturoid Client ID, Secret ID and contact e-mail may only contain "
-                    "characters without diacritics: correct them in Settings → Fakturoid."
-                )
-            )
+        email = contact_email(self.base_url, fakturoid)
         self.timeout = (settings.FAKTUROID_CONNECT_TIMEOUT, settings.FAKTUROID_READ_TIMEOUT)
         self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
         self.on_call = on_call or self._log_call
@@ -469,6 +142,12 @@ class FakturoidClient:
             }
         )
 
+    @classmethod
+    def for_agency(cls, agency: Agency, **kwargs: Any) -> "FakturoidClient":
+        """The client for an agency whose Fakturoid is set up; raises ConfigurationError when
+        it is not."""
+        return cls(configured_settings(agency), **kwargs)
+
     # --- Endpoints --------------------------------------------------------------------------
 
     # https://www.fakturoid.cz/api/v3/users
@@ -477,7 +156,7 @@ class FakturoidClient:
 
         Raises AuthenticationError, NetworkError, Unavailable or another FakturoidError.
         """
-        return _parse(_user, self._call("GET", "/user.json"))
+        return parse(parse_user, self._call("GET", "/user.json"))
 
     # https://www.fakturoid.cz/api/v3/account
     def get_account(self) -> Account:
@@ -486,14 +165,14 @@ class FakturoidClient:
         Raises AuthenticationError, NotFound (no such organisation), AccountBlocked,
         NetworkError, Unavailable or another FakturoidError.
         """
-        return _parse(_account, self._call("GET", self._account_path("/account.json")))
+        return parse(parse_account, self._call("GET", self._account_path("/account.json")))
 
     # https://www.fakturoid.cz/api/v3/subjects
     def search_subjects(self, query: str) -> list[Subject]:
         """Contacts whose name, full name, e-mail, IČO, DIČ or note contain `query`
         (every page). Raises FakturoidError subclasses."""
         path = self._account_path("/subjects/search.json")
-        return [_parse(_subject, item) for item in self._pages(path, {"query": query})]
+        return [parse(parse_subject, item) for item in self._pages(path, {"query": query})]
 
     # https://www.fakturoid.cz/api/v3/subjects
     def list_subjects(self, custom_id: str | None = None) -> list[Subject]:
@@ -501,14 +180,14 @@ class FakturoidClient:
         subclasses."""
         params = {"custom_id": custom_id} if custom_id is not None else {}
         path = self._account_path("/subjects.json")
-        return [_parse(_subject, item) for item in self._pages(path, params)]
+        return [parse(parse_subject, item) for item in self._pages(path, params)]
 
     # https://www.fakturoid.cz/api/v3/subjects
     def get_subject(self, subject_id: int) -> Subject:
         """The contact `subject_id`. Raises NotFound for an unknown id, or another
         FakturoidError."""
         path = self._account_path(f"/subjects/{int(subject_id)}.json")
-        return _parse(_subject, self._call("GET", path))
+        return parse(parse_subject, self._call("GET", path))
 
     # https://www.fakturoid.cz/api/v3/subjects
     def create_subject(self, data: dict) -> Subject:
@@ -518,10 +197,10 @@ class FakturoidClient:
         FakturoidError; NetworkError/Unavailable with `maybe_processed` when it may exist.
         """
         body = self._call("POST", self._account_path("/subjects.json"), data)
-        return _parse(_subject, body, maybe_processed=True)
+        return parse(parse_subject, body, maybe_processed=True)
 
     # https://www.fakturoid.cz/api/v3/invoices
-    def create_invoice(self, data: dict) -> Invoice:
+    def create_invoice(self, data: dict) -> InvoiceDocument:
         """Create an invoice from `data`; returns it, final and numbered (201). Never retried.
 
         Raises ValidationFailed, Forbidden (e.g. no bank account: `errors["bank_account"]`),
@@ -529,31 +208,21 @@ class FakturoidClient:
         True when the invoice may exist: look it up by custom_id before trying again.
         """
         body = self._call("POST", self._account_path("/invoices.json"), data)
-        return _parse(_invoice, body, maybe_processed=True)
+        return parse(parse_invoice, body, maybe_processed=True)
 
     # https://www.fakturoid.cz/api/v3/invoices
-    def get_invoice(self, invoice_id: int) -> Invoice:
+    def get_invoice(self, invoice_id: int) -> InvoiceDocument:
         """The invoice `invoice_id`. Raises NotFound for an unknown id, or another
         FakturoidError."""
         path = self._account_path(f"/invoices/{int(invoice_id)}.json")
-        return _parse(_invoice, self._call("GET", path))
+        return parse(parse_invoice, self._call("GET", path))
 
     # https://www.fakturoid.cz/api/v3/invoices
-    def find_invoices(self, *, custom_id: str) -> list[Invoice]:
+    def find_invoices(self, *, custom_id: str) -> list[InvoiceDocument]:
         """Invoices with our `custom_id` (every page; normally none or one). Raises
         FakturoidError subclasses."""
         path = self._account_path("/invoices.json")
-        return [_parse(_invoice, item) for item in self._pages(path, {"custom_id": custom_id})]
-
-    # https://www.fakturoid.cz/api/v3/invoices
-    def fire_invoice(self, invoice_id: int, event: str) -> None:
-        """Fire `event` (mark_as_sent, cancel, lock, ...) on the invoice (204).
-
-        Raises ValidationFailed when the event cannot be fired, NotFound, or another
-        FakturoidError.
-        """
-        path = self._account_path(f"/invoices/{int(invoice_id)}/fire.json")
-        self._call("POST", path, params={"event": event}, expect_body=False)
+        return [parse(parse_invoice, item) for item in self._pages(path, {"custom_id": custom_id})]
 
     # https://www.fakturoid.cz/api/v3/invoices (download invoice PDF)
     def download_invoice_pdf(self, invoice_id: int) -> bytes | None:
@@ -706,53 +375,23 @@ class FakturoidClient:
                 pass
         # A POST answered 2xx or 5xx may have been carried out: the caller must look it up.
         maybe_processed = method != "GET" and (200 <= status < 300 or status >= 500)
-        not_json = _("Fakturoid answered %(status)s with %(what)s instead of JSON.") % {
-            "status": status,
-            "what": _describe_body(response),
-        }
         if 200 <= status < 300:
             if readable or (not expect_body and not response.content):
                 return body
-            raise InvalidResponse(not_json, status=status, maybe_processed=maybe_processed)
-        if 300 <= status < 400:
             raise InvalidResponse(
-                _("Fakturoid answered with a redirect (%(status)s): check FAKTUROID_API_URL.")
-                % {"status": status},
+                not_json(status, _describe_body(response)),
                 status=status,
+                maybe_processed=maybe_processed,
             )
-        api_message, errors = _api_message(body)
-        details = {"status": status, "errors": errors, "maybe_processed": maybe_processed}
-        oauth_error = body.get("error") if isinstance(body, dict) else None
-        if status == 401 or (token_request and oauth_error in OAUTH_CREDENTIAL_ERRORS):
-            message = _("Fakturoid did not accept the Client ID or Secret ID.")
-            raise AuthenticationError(
-                f"{message} ({api_message})" if api_message else message, **details
-            )
-        if status == 402:
-            message = api_message or _("The Fakturoid account is blocked (unpaid subscription).")
-            raise AccountBlocked(message, **details)
-        if status == 429:
-            message = api_message or _("Too many requests to Fakturoid.")
-            reset = rate_limit.reset_seconds if rate_limit else None
-            raise RateLimited(message, retry_after=reset, **details)
-        if status >= 500:
-            if api_message:
-                message = _("Fakturoid is unavailable (HTTP %(status)s): %(message)s")
-            elif readable:
-                message = _("Fakturoid is unavailable (HTTP %(status)s).")
-            else:
-                message = _("Fakturoid is unavailable (HTTP %(status)s, %(what)s instead of JSON).")
-            what = _describe_body(response)
-            raise Unavailable(
-                message % {"status": status, "message": api_message, "what": what}, **details
-            )
-        if not readable:
-            raise InvalidResponse(not_json, **details)
-        error_class = {403: Forbidden, 404: NotFound, 422: ValidationFailed}.get(
-            status, FakturoidError
+        raise error_for_status(
+            status,
+            body,
+            readable=readable,
+            what=_describe_body(response),
+            retry_after=rate_limit.reset_seconds if rate_limit else None,
+            maybe_processed=maybe_processed,
+            token_request=token_request,
         )
-        message = api_message or _("Fakturoid answered %(status)s.") % {"status": status}
-        raise error_class(message, **details)
 
     def _network_error(self, method: str, error: requests.RequestException) -> NetworkError:
         if isinstance(error, requests.Timeout):

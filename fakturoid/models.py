@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
@@ -12,13 +15,27 @@ def invoice_custom_id(*, agency: Agency, client_id: int, period) -> str:  # noqa
     return f"{agency.key}-c{client_id}-{iso_month(period)}"
 
 
+# A pending claim older than this belongs to a request that died mid-way: it may be taken over
+# (after looking the invoice up in Fakturoid). Longer than any request may take.
+STALE_CLAIM = timedelta(minutes=2)
+
+
 class InvoiceQuerySet(models.QuerySet):
     def for_agency(self, agency: Agency) -> "InvoiceQuerySet":
         return self.filter(agency=agency)
 
+    def retryable(self) -> "InvoiceQuerySet":
+        """Invoices another attempt may take over: see `Invoice.can_retry`."""
+        stale = timezone.now() - STALE_CLAIM
+        return self.filter(
+            models.Q(state__in=Invoice.RETRYABLE_STATES)
+            | models.Q(state=Invoice.State.PENDING, updated_at__lt=stale)
+        )
+
 
 class Invoice(models.Model):
-    """Our record of a client's invoice for one month in Fakturoid.
+    """Our record of a client's invoice for one month in Fakturoid (Fakturoid's own invoice is
+    `fakturoid.documents.InvoiceDocument`; what we would send, `services.invoicing.InvoiceDraft`).
 
     The row is claimed (state pending) before the invoice is POSTed, and its unique custom_id
     makes a second invoice for the same client and month impossible.
@@ -83,6 +100,19 @@ class Invoice(models.Model):
     @property
     def period_label(self) -> str:
         return format_month(self.period)
+
+    # An attempt that failed, or whose outcome Fakturoid never told us, may be tried again.
+    RETRYABLE_STATES = (State.FAILED, State.UNKNOWN)
+
+    @property
+    def can_retry(self) -> bool:
+        """Whether the invoice icon may try this invoice again: it failed, its outcome is
+        unknown, or its claim is stale (the request that made it died). The same rule as
+        `InvoiceQuerySet.retryable()`, which claims it."""
+        if self.state in self.RETRYABLE_STATES:
+            return True
+        stale = timezone.now() - STALE_CLAIM
+        return self.state == self.State.PENDING and self.updated_at < stale
 
 
 class ApiCall(models.Model):

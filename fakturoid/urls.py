@@ -3,17 +3,23 @@ from django.urls import path
 from fakturoid import views
 
 app_name = "fakturoid"
+# Included at the site root: Settings → Fakturoid and the integration log keep the addresses
+# they had when they were part of the agency's settings.
 urlpatterns = [
-    path("clients/<int:pk>/match/", views.match, name="match"),
-    path("clients/<int:pk>/link/", views.link, name="link"),
-    path("clients/<int:pk>/create-contact/", views.create_subject, name="create_subject"),
-    path("match-all/", views.match_all, name="match_all"),
+    path("fakturoid/clients/<int:pk>/match/", views.match, name="match"),
+    path("fakturoid/clients/<int:pk>/link/", views.link, name="link"),
+    path("fakturoid/clients/<int:pk>/create-contact/", views.create_subject, name="create_subject"),
+    path("fakturoid/match-all/", views.match_all, name="match_all"),
     path(
-        "clients/<int:pk>/invoice/<str:month>/",
+        "fakturoid/clients/<int:pk>/invoice/<str:month>/",
         views.invoice_preview,
         name="invoice_preview",
     ),
-    path("clients/<int:pk>/invoice/", views.invoice_create, name="invoice_create"),
-    path("invoices/refresh/", views.refresh_statuses, name="refresh_statuses"),
-    path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("fakturoid/clients/<int:pk>/invoice/", views.invoice_create, name="invoice_create"),
+    path("fakturoid/invoices/refresh/", views.refresh_statuses, name="refresh_statuses"),
+    path("fakturoid/invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("agency/settings/fakturoid/", views.fakturoid_settings, name="settings"),
+    path("agency/settings/fakturoid/verify/", views.fakturoid_verify, name="verify"),
+    path("agency/settings/fakturoid/disconnect/", views.fakturoid_disconnect, name="disconnect"),
+    path("agency/settings/integration-log/", views.integration_log, name="integration_log"),
 ]

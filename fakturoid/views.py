@@ -1,16 +1,27 @@
 from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from agencies.decorators import agency_required
+from agencies.decorators import agency_required, owner_required
+from agencies.models import FakturoidSettings
 from clients.models import Client
 from clients.months import format_month, iso_month, parse_month
-from fakturoid import services
-from fakturoid.client import FakturoidError
-from fakturoid.models import Invoice
+from fakturoid.errors import (
+    AlreadyInvoiced,
+    AuthenticationError,
+    ConfigurationError,
+    IntegrationError,
+    NoAccessToAccount,
+    explain,
+)
+from fakturoid.forms import FakturoidSettingsForm
+from fakturoid.models import ApiCall, Invoice
+from fakturoid.services import connection, invoicing, matching, sync
 
 
 def _client(request: HttpRequest, pk: int) -> Client:
@@ -28,9 +39,9 @@ def match(request: HttpRequest, pk: int) -> HttpResponse:
     """Match automatically: link the one contact found, or let the user pick or create one."""
     client = _client(request, pk)
     try:
-        result = services.match_client(client=client)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        result = matching.match_client(client=client)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
         return redirect("clients:edit", pk=client.pk)
     if result.is_unique:
         subject = result.subjects[0]
@@ -63,9 +74,9 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Choose one of the Fakturoid contacts."))
         return redirect("clients:edit", pk=client.pk)
     try:
-        subject = services.link_client(client=client, subject_id=subject_id, source=source)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        subject = matching.link_client(client=client, subject_id=subject_id, source=source)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
     else:
         messages.success(
             request,
@@ -81,9 +92,9 @@ def create_subject(request: HttpRequest, pk: int) -> HttpResponse:
     """Create the client's contact in Fakturoid from our billing details (or reuse ours)."""
     client = _client(request, pk)
     try:
-        subject = services.create_subject_for(client=client)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        subject = matching.create_subject_for(client=client)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
     else:
         messages.success(
             request,
@@ -98,9 +109,9 @@ def create_subject(request: HttpRequest, pk: int) -> HttpResponse:
 def match_all(request: HttpRequest) -> HttpResponse:
     """Match every unlinked client of the agency and report what happened to each."""
     try:
-        rows = services.match_unlinked_clients(agency=request.agency)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        rows = matching.match_unlinked_clients(agency=request.agency)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
         return redirect("clients:list")
     return render(request, "fakturoid/match_all_result.html", {"rows": rows})
 
@@ -115,9 +126,9 @@ def invoice_preview(request: HttpRequest, pk: int, month: str) -> HttpResponse:
         return redirect("clients:list")
     draft = error = None
     try:
-        draft = services.build_invoice(client=client, period=period)
-    except FakturoidError as exc:
-        error = services.explain(exc)
+        draft = invoicing.build_invoice(client=client, period=period)
+    except IntegrationError as exc:
+        error = explain(exc)
     existing = client.invoices.filter(period=period).first()
     context = {"client": client, "period": period, "draft": draft, "error": error}
     return render(request, "fakturoid/invoice_preview.html", context | {"existing": existing})
@@ -133,18 +144,18 @@ def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Pick a valid month to invoice."))
         return redirect(_list_url())
     try:
-        invoice = services.create_invoice(client=client, period=period, user=request.user)
-    except services.AlreadyInvoiced as already:
+        invoice = invoicing.create_invoice(client=client, period=period, user=request.user)
+    except AlreadyInvoiced as already:
         invoice = already.invoice
         if invoice.html_url:
             messages.info(request, f"{already.message} {invoice.html_url}")
         else:
             messages.info(request, already.message)
-    except FakturoidError as error:
+    except IntegrationError as error:
         details = {
             "client": client.name,
             "period": format_month(period),
-            "error": services.explain(error),
+            "error": explain(error),
         }
         if error.maybe_processed:
             # It may exist in Fakturoid: "not created" could make someone issue it by hand.
@@ -185,9 +196,9 @@ def refresh_statuses(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Pick a valid month."))
         return redirect(_list_url())
     try:
-        checked = services.refresh_statuses(agency=request.agency, period=period)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        checked = sync.refresh_statuses(agency=request.agency, period=period)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
     else:
         messages.success(
             request,
@@ -202,9 +213,9 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The invoice's PDF, fetched from Fakturoid with the agency's credentials."""
     invoice = get_object_or_404(Invoice.objects.for_agency(request.agency), pk=pk)
     try:
-        pdf = services.invoice_pdf(invoice=invoice)
-    except FakturoidError as error:
-        messages.error(request, services.explain(error))
+        pdf = sync.invoice_pdf(invoice=invoice)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
         return redirect("clients:detail", pk=invoice.client_id)
     if pdf is None:
         messages.info(request, _("Fakturoid is still generating the PDF; try again in a moment."))
@@ -213,3 +224,98 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     filename = f"invoice-{invoice.number or invoice.pk}.pdf".replace('"', "")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+# --- Settings → Fakturoid and the integration log -------------------------------------------
+
+
+@agency_required
+@owner_required
+def fakturoid_settings(request: HttpRequest) -> HttpResponse:
+    """Settings → Fakturoid: save the credentials after checking them with Fakturoid."""
+    fakturoid = request.agency.fakturoid_settings or FakturoidSettings(agency=request.agency)
+    form = FakturoidSettingsForm(request.POST or None, instance=fakturoid)
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection.connect(
+                fakturoid=form.instance, credentials_changed=form.credentials_changed
+            )
+        except connection.SavedUnverified as error:
+            messages.warning(
+                request,
+                _("Saved, but not verified: %(error)s Use “Verify now” when Fakturoid is back.")
+                % {"error": error.message},
+            )
+            return redirect("fakturoid:settings")
+        except IntegrationError as error:
+            field, message = _connection_error(error)
+            form.add_error(field, message)
+        else:
+            messages.success(
+                request,
+                _("Connected to Fakturoid: %(name)s.") % {"name": form.instance.account_name},
+            )
+            return redirect("fakturoid:settings")
+    # The stored row, not form.instance: after a failed save that holds the unsaved input.
+    fakturoid = FakturoidSettings.objects.filter(agency=request.agency).first()
+    return render(request, "fakturoid/settings.html", {"form": form, "fakturoid": fakturoid})
+
+
+@require_POST
+@agency_required
+@owner_required
+def fakturoid_verify(request: HttpRequest) -> HttpResponse:
+    fakturoid = get_object_or_404(FakturoidSettings, agency=request.agency)
+    if not fakturoid.is_configured:
+        messages.error(request, _("Enter the Fakturoid credentials first."))
+        return redirect("fakturoid:settings")
+    try:
+        connection.verify_connection(fakturoid=fakturoid)
+    except IntegrationError as error:
+        messages.error(request, explain(error))
+    else:
+        fakturoid.save()
+        messages.success(
+            request, _("Connected to Fakturoid: %(name)s.") % {"name": fakturoid.account_name}
+        )
+    return redirect("fakturoid:settings")
+
+
+@require_POST
+@agency_required
+@owner_required
+def fakturoid_disconnect(request: HttpRequest) -> HttpResponse:
+    fakturoid = get_object_or_404(FakturoidSettings, agency=request.agency)
+    fakturoid.disconnect()
+    messages.success(request, _("Fakturoid was disconnected; the credentials were removed."))
+    return redirect("fakturoid:settings")
+
+
+def _connection_error(error: IntegrationError) -> tuple[str | None, str]:
+    """Which field of Settings → Fakturoid a failed verification belongs to, and what to say."""
+    if isinstance(error, AuthenticationError):
+        return "api_client_secret", explain(error)
+    if isinstance(error, NoAccessToAccount):
+        return "account_slug", error.message
+    if isinstance(error, ConfigurationError):
+        return "contact_email", error.message
+    return None, explain(error)
+
+
+API_CALLS_PER_PAGE = 100
+
+
+@agency_required
+@owner_required
+def integration_log(request: HttpRequest) -> HttpResponse:
+    """Settings → Integration log: the agency's requests to Fakturoid, newest first."""
+    calls = ApiCall.objects.filter(agency=request.agency)
+    errors_only = request.GET.get("errors") == "1"
+    if errors_only:
+        calls = calls.filter(Q(status__isnull=True) | Q(status__gte=400))
+    page = Paginator(calls, API_CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "fakturoid/integration_log.html",
+        {"page": page, "calls": page.object_list, "errors_only": errors_only},
+    )

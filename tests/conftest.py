@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, Project
+from fakturoid import client as client_module
+from fakturoid_sandbox.control import ensure_account
+from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
+from tests.support import FAKTUROID_API, PASSWORD, STORED_TOKEN, login
 
 User = get_user_model()
-PASSWORD = "correct-horse-battery-1"
-FAKTUROID_API = "https://app.fakturoid.cz/api/v3"
-STORED_TOKEN = "a" * 80
 
 
 @pytest.fixture(autouse=True)
@@ -112,12 +113,6 @@ def fakturoid_settings(agency) -> FakturoidSettings:
     )
 
 
-def login(user: User) -> HttpClient:
-    http = HttpClient()
-    http.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return http
-
-
 @pytest.fixture
 def owner_http(owner, agency) -> HttpClient:
     return login(owner)
@@ -129,13 +124,22 @@ def member_http(member, agency) -> HttpClient:
 
 
 @pytest.fixture
-def fakturoid_config(settings, monkeypatch) -> None:
-    """Fakturoid at its real address (mocked by `api`), with a contact e-mail and no waits."""
-    from fakturoid import client as client_module
+def sleeps(monkeypatch) -> list[float]:
+    """Every wait the Fakturoid client makes, recorded instead of waited."""
+    waits: list[float] = []
+    monkeypatch.setattr(client_module, "_sleep", waits.append)
+    return waits
 
+
+@pytest.fixture
+def fakturoid_config(settings, sleeps) -> None:
+    """Fakturoid at its real address (mocked by `api`), with a contact e-mail and no waits."""
     settings.FAKTUROID_API_URL = FAKTUROID_API
+    settings.FAKTUROID_APP_NAME = "AgencyBackoffice"
     settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
+    settings.FAKTUROID_CONNECT_TIMEOUT = 5.0
+    settings.FAKTUROID_READ_TIMEOUT = 20.0
+    settings.FAKTUROID_MAX_RATE_LIMIT_WAIT = 5.0
 
 
 @pytest.fixture
@@ -155,10 +159,25 @@ def connected(fakturoid_settings) -> FakturoidSettings:
     return fakturoid_settings
 
 
+@pytest.fixture
+def sandbox_on():
+    """The local Fakturoid sandbox mounted at /sandbox/fakturoid/."""
+    with sandbox_mounted(True):
+        yield
+
+
+@pytest.fixture
+def sandbox_api(db) -> SandboxClient:
+    """The sandbox account "acme" over its API (in-process), with a token."""
+    api = SandboxClient(ensure_account("acme", name="Acme s.r.o."))
+    api.authenticate()
+    return api
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Browser tests need Debian's chromium: without it they are skipped and say why, unless
     E2E_REQUIRED is set (CI, `make e2e`), where their browser fixture fails instead."""
-    from tests.e2e_support import SKIP_REASON, chromium_installed, e2e_required
+    from tests.support.live_server import SKIP_REASON, chromium_installed, e2e_required
 
     if chromium_installed() or e2e_required():
         return

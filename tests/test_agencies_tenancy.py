@@ -3,7 +3,7 @@ import pytest
 from agencies.middleware import SESSION_KEY
 from agencies.models import Membership
 from clients.models import Client
-from tests.conftest import login
+from tests.support import login
 
 
 @pytest.mark.parametrize("page", ["/clients/{pk}/", "/clients/{pk}/edit/", "/clients/{pk}/delete/"])

@@ -26,8 +26,8 @@ from fakturoid_sandbox.control import ensure_account, ensure_subject
 from fakturoid_sandbox.models import Credential
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.testing import sandbox_mounted
-from tests.conftest import PASSWORD
-from tests.e2e_support import (
+from tests.support import PASSWORD
+from tests.support.live_server import (
     CHROMIUM,
     CHROMIUM_ARGS,
     REQUIRED_MESSAGE,

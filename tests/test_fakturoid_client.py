@@ -10,7 +10,6 @@ import threading
 import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,33 +20,33 @@ from responses import matchers
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from agencies.models import FakturoidSettings
-from fakturoid import client as client_module
-from fakturoid.client import (
+from fakturoid.client import FakturoidClient
+from fakturoid.documents import RateLimit, parse_rate_limit
+from fakturoid.errors import (
     AccountBlocked,
     AuthenticationError,
     ConfigurationError,
-    FakturoidClient,
     FakturoidError,
     Forbidden,
     InvalidResponse,
     NetworkError,
     NotFound,
-    RateLimit,
     RateLimited,
     Unavailable,
     ValidationFailed,
-    parse_rate_limit,
 )
 from fakturoid.models import ApiCall
+from tests.support import FAKTUROID_API as API
+from tests.support import STORED_TOKEN
+from tests.support.fakturoid_mocks import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
-API = "https://app.fakturoid.cz/api/v3"
 ACCOUNT = f"{API}/accounts/acme"
 SECRET = "secret-456"  # the fakturoid_settings fixture's Secret ID
 NEW_TOKEN = json.loads((FIXTURES / "token.json").read_text())["access_token"]
-STORED_TOKEN = "stored-0c1d2e3f4a5b6c7d8e9f"
 RATE_HEADERS = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=398;t=55"}
 USER_AGENT = "AgencyBackoffice (billing@acme.example)"
+
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 def payload(name: str) -> dict | list:
@@ -60,40 +59,6 @@ def bearer(token: str) -> list:
 
 def page(number: int, **params: str) -> list:
     return [matchers.query_param_matcher({**params, "page": str(number)})]
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_config(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast users
-    settings.FAKTUROID_API_URL = API
-    settings.FAKTUROID_APP_NAME = "AgencyBackoffice"
-    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    settings.FAKTUROID_CONNECT_TIMEOUT = 5.0
-    settings.FAKTUROID_READ_TIMEOUT = 20.0
-    settings.FAKTUROID_MAX_RATE_LIMIT_WAIT = 5.0
-
-
-@pytest.fixture(autouse=True)
-def sleeps(monkeypatch) -> list[float]:
-    """Every wait the client makes, instead of waiting."""
-    waits: list[float] = []
-    monkeypatch.setattr(client_module, "_sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def api():
-    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        yield mock
-
-
-@pytest.fixture
-def connected(fakturoid_settings) -> FakturoidSettings:
-    """Settings holding a stored token that is good for another hour."""
-    fakturoid_settings.access_token = STORED_TOKEN
-    fakturoid_settings.token_expires_at = timezone.now() + timedelta(hours=1)
-    fakturoid_settings.save()
-    return fakturoid_settings
 
 
 def add_token(api: responses.RequestsMock, token: str = NEW_TOKEN) -> None:
@@ -341,7 +306,7 @@ def test_it_gives_up_when_even_a_new_token_is_refused(api, connected):
         FakturoidClient(connected).get_user()
 
     assert error.value.status == 401
-    assert "Client ID or Secret ID" in error.value.message
+    assert "Client ID and Secret ID" in error.value.message
     assert calls_to(api, f"{API}/user.json") == 2
     assert calls_to(api, f"{API}/oauth/token") == 1
 
@@ -353,7 +318,7 @@ def test_it_says_the_credentials_are_wrong_when_the_token_is_refused(api, faktur
         FakturoidClient(fakturoid_settings).get_user()
 
     assert error.value.status == 401
-    assert "Client ID or Secret ID" in str(error.value)
+    assert "Client ID and Secret ID" in str(error.value)
     # The failed attempt is in the log although the token refresh did not succeed.
     call = ApiCall.objects.get()
     assert (call.method, call.path, call.status) == ("POST", "/oauth/token", 401)
@@ -594,25 +559,6 @@ def test_it_finds_invoices_by_custom_id(api, connected):
     [invoice] = FakturoidClient(connected).find_invoices(custom_id="1234")
 
     assert invoice.id == 529
-
-
-def test_it_fires_an_invoice_event(api, connected):
-    api.post(
-        f"{ACCOUNT}/invoices/529/fire.json",
-        status=204,
-        match=[matchers.query_param_matcher({"event": "mark_as_sent"}), *bearer(STORED_TOKEN)],
-    )
-
-    assert FakturoidClient(connected).fire_invoice(529, "mark_as_sent") is None
-
-
-def test_it_reports_an_event_that_cannot_be_fired(api, connected):
-    api.post(f"{ACCOUNT}/invoices/529/fire.json", status=422, json=payload("fire_not_allowed.json"))
-
-    with pytest.raises(ValidationFailed) as error:
-        FakturoidClient(connected).fire_invoice(529, "lock")
-
-    assert error.value.errors == {"event": ["lock cannot be fired"]}
 
 
 # --- API errors -----------------------------------------------------------------------------

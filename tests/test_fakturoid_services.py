@@ -15,9 +15,11 @@ from django.utils import timezone
 from responses import matchers
 
 from agencies.models import FakturoidSettings
+from clients import months
 from clients.models import BillingItem, Client
-from fakturoid import services
-from fakturoid.client import (
+from fakturoid import errors
+from fakturoid import forms as fakturoid_forms
+from fakturoid.errors import (
     AuthenticationError,
     ConfigurationError,
     Forbidden,
@@ -26,7 +28,11 @@ from fakturoid.client import (
     ValidationFailed,
 )
 from fakturoid.models import Invoice
-from tests.fakturoid_mocks import (
+from fakturoid.services import connection as connection_service
+from fakturoid.services import invoicing, matching, sync
+from tests.support import FAKTUROID_API as API
+from tests.support import STORED_TOKEN as TOKEN
+from tests.support.fakturoid_mocks import (
     ACCOUNT,
     OCTOBER,
     RATE,
@@ -35,10 +41,6 @@ from tests.fakturoid_mocks import (
     payload,
     subject_json,
 )
-
-API = "https://app.fakturoid.cz/api/v3"
-TOKEN = "a" * 80
-
 
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
@@ -61,7 +63,7 @@ def invoice_json(*, custom_id: str, number: str = "2026-0001", total: str = "242
 
 
 @pytest.fixture
-def billed_client(agency, connected, make_client, make_project, make_item) -> Client:
+def busy_client(agency, connected, make_client, make_project, make_item) -> Client:
     """A linked client with two monthly fees and a one-off in October 2026, plus noise."""
     client = make_client(agency, "Alza.cz a.s.", fakturoid_subject_id=16)
     shop = make_project(client, "alza.cz")
@@ -79,8 +81,8 @@ def billed_client(agency, connected, make_client, make_project, make_item) -> Cl
 # --- Building the invoice -------------------------------------------------------------------
 
 
-def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
-    draft = services.build_invoice(client=billed_client, period=OCTOBER, today=date(2026, 11, 2))
+def test_it_builds_one_line_per_item_running_in_the_month(busy_client):
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER, today=date(2026, 11, 2))
 
     assert [line.name for line in draft.lines] == [
         "alza.cz – PPC management (10/2026)",
@@ -90,7 +92,7 @@ def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
     assert draft.vat == Decimal("4200.00")
     assert draft.total == Decimal("24200.00")
     assert draft.payload == {
-        "custom_id": custom_id_of(billed_client),
+        "custom_id": custom_id_of(busy_client),
         "subject_id": 16,
         "issued_on": "2026-11-02",
         "taxable_fulfillment_due": "2026-10-31",
@@ -114,11 +116,11 @@ def test_it_builds_one_line_per_item_running_in_the_month(billed_client):
     }
 
 
-def test_it_sends_no_vat_rates_for_a_non_vat_payer(billed_client, connected):
+def test_it_sends_no_vat_rates_for_a_non_vat_payer(busy_client, connected):
     connected.vat_mode = FakturoidSettings.VatMode.NON_VAT_PAYER
     connected.save()
 
-    draft = services.build_invoice(client=billed_client, period=OCTOBER)
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER)
 
     assert all("vat_rate" not in line for line in draft.payload["lines"])
     assert draft.total == draft.subtotal == Decimal("20000.00")
@@ -130,27 +132,27 @@ def test_it_refuses_a_month_with_nothing_to_bill(
     client = make_client(agency, "Mall", fakturoid_subject_id=17)
     make_item(make_project(client), "Audit", "900", kind=BillingItem.Kind.ONE_OFF, month=OCTOBER)
 
-    with pytest.raises(services.NothingToBill, match="Mall has nothing to bill for 03/2026"):
-        services.build_invoice(client=client, period=date(2026, 3, 1))
+    with pytest.raises(errors.NothingToBill, match="Mall has nothing to bill for 03/2026"):
+        invoicing.build_invoice(client=client, period=date(2026, 3, 1))
 
 
 def test_it_refuses_an_unlinked_client(agency, connected, make_client):
     client = make_client(agency)
     with pytest.raises(ConfigurationError, match="not linked"):
-        services.build_invoice(client=client, period=OCTOBER)
+        invoicing.build_invoice(client=client, period=OCTOBER)
 
 
 def test_it_refuses_when_fakturoid_is_not_set_up(agency, make_client):
     client = make_client(agency, fakturoid_subject_id=16)
     with pytest.raises(ConfigurationError, match="Settings → Fakturoid"):
-        services.build_invoice(client=client, period=OCTOBER)
+        invoicing.build_invoice(client=client, period=OCTOBER)
 
 
 def test_it_defaults_to_the_previous_month_or_the_current_one_per_setting(agency, connected):
-    assert services.default_period(agency, today=date(2026, 1, 15)) == date(2025, 12, 1)
+    assert months.default_period(agency, today=date(2026, 1, 15)) == date(2025, 12, 1)
     connected.default_period = FakturoidSettings.DefaultPeriod.CURRENT
     connected.save()
-    assert services.default_period(agency, today=date(2026, 1, 15)) == date(2026, 1, 1)
+    assert months.default_period(agency, today=date(2026, 1, 15)) == date(2026, 1, 1)
 
 
 # --- Creating the invoice once --------------------------------------------------------------
@@ -190,10 +192,10 @@ def add_lookup(api, client, found: list) -> None:
         )
 
 
-def test_it_creates_the_invoice_and_records_it(api, billed_client, owner):
-    add_create(api, billed_client)
+def test_it_creates_the_invoice_and_records_it(api, busy_client, owner):
+    add_create(api, busy_client)
 
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
@@ -207,51 +209,51 @@ def test_it_creates_the_invoice_and_records_it(api, billed_client, owner):
     ]
 
 
-def test_it_never_creates_a_second_invoice_for_the_same_month(api, billed_client, owner):
-    add_create(api, billed_client)
-    services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+def test_it_never_creates_a_second_invoice_for_the_same_month(api, busy_client, owner):
+    add_create(api, busy_client)
+    invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
-    with pytest.raises(services.AlreadyInvoiced, match="already invoiced for 10/2026"):
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    with pytest.raises(errors.AlreadyInvoiced, match="already invoiced for 10/2026"):
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert len(api.calls) == 1
     assert Invoice.objects.count() == 1
 
 
-def test_it_says_in_progress_while_another_request_holds_the_claim(api, billed_client, owner):
+def test_it_says_in_progress_while_another_request_holds_the_claim(api, busy_client, owner):
     Invoice.objects.create(
-        agency=billed_client.agency,
-        client=billed_client,
+        agency=busy_client.agency,
+        client=busy_client,
         period=OCTOBER,
-        custom_id=custom_id_of(billed_client),
+        custom_id=custom_id_of(busy_client),
     )
-    with pytest.raises(services.AlreadyInvoiced, match="being created right now"):
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    with pytest.raises(errors.AlreadyInvoiced, match="being created right now"):
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
     assert len(api.calls) == 0
 
 
-def test_it_takes_over_a_stale_claim_after_looking_it_up(api, billed_client, owner):
+def test_it_takes_over_a_stale_claim_after_looking_it_up(api, busy_client, owner):
     stale = Invoice.objects.create(
-        agency=billed_client.agency,
-        client=billed_client,
+        agency=busy_client.agency,
+        client=busy_client,
         period=OCTOBER,
-        custom_id=custom_id_of(billed_client),
+        custom_id=custom_id_of(busy_client),
     )
     Invoice.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
-    add_lookup(api, billed_client, [invoice_json(custom_id=custom_id_of(billed_client))])
+    add_lookup(api, busy_client, [invoice_json(custom_id=custom_id_of(busy_client))])
 
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.pk == stale.pk
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
 
 
-def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, billed_client, owner):
-    add_create(api, billed_client, body=requests.exceptions.ReadTimeout("read timed out"))
-    add_lookup(api, billed_client, [invoice_json(custom_id=custom_id_of(billed_client))])
+def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, busy_client, owner):
+    add_create(api, busy_client, body=requests.exceptions.ReadTimeout("read timed out"))
+    add_lookup(api, busy_client, [invoice_json(custom_id=custom_id_of(busy_client))])
 
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert invoice.number == "2026-0001"
@@ -259,80 +261,80 @@ def test_a_timed_out_post_that_was_carried_out_is_found_not_repeated(api, billed
     assert len(posts) == 1
 
 
-def test_an_unknown_outcome_is_looked_up_before_the_next_post(api, billed_client, owner):
-    add_create(api, billed_client, body=requests.exceptions.ReadTimeout("read timed out"))
-    add_lookup(api, billed_client, [])
+def test_an_unknown_outcome_is_looked_up_before_the_next_post(api, busy_client, owner):
+    add_create(api, busy_client, body=requests.exceptions.ReadTimeout("read timed out"))
+    add_lookup(api, busy_client, [])
 
     with pytest.raises(NetworkError) as raised:
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
     assert raised.value.maybe_processed
     invoice = Invoice.objects.get()
     assert invoice.state == Invoice.State.UNKNOWN
     assert "could not be reached" in invoice.error
 
     api.reset()
-    add_lookup(api, billed_client, [])
-    add_create(api, billed_client)
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    add_lookup(api, busy_client, [])
+    add_create(api, busy_client)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert [call.request.method for call in api.calls] == ["GET", "POST"]  # look-up, then POST
 
 
-def test_a_refused_invoice_is_recorded_as_failed_with_the_reason(api, billed_client, owner):
+def test_a_refused_invoice_is_recorded_as_failed_with_the_reason(api, busy_client, owner):
     add_create(
         api,
-        billed_client,
+        busy_client,
         status=422,
         json={"errors": {"subject_id": ["can't be blank", "Contact does not exist."]}},
     )
 
     with pytest.raises(ValidationFailed) as raised:
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
-    message = services.explain(raised.value)
+    message = errors.explain(raised.value)
     assert "subject_id: can't be blank, Contact does not exist." in message
     invoice = Invoice.objects.get()
     assert invoice.state == Invoice.State.FAILED
     assert invoice.error == message
 
 
-def test_it_explains_a_missing_bank_account_with_the_link(api, billed_client, owner):
-    add_create(api, billed_client, status=403, json=payload("no_bank_account.json"))
+def test_it_explains_a_missing_bank_account_with_the_link(api, busy_client, owner):
+    add_create(api, busy_client, status=403, json=payload("no_bank_account.json"))
 
     with pytest.raises(Forbidden) as raised:
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
-    message = services.explain(raised.value)
+    message = errors.explain(raised.value)
     assert "bank account" in message
     assert "https://app.fakturoid.cz/applecorp/settings/bank_accounts" in message
 
 
-def test_it_explains_the_rate_limit_with_the_wait(api, billed_client, owner):
+def test_it_explains_the_rate_limit_with_the_wait(api, busy_client, owner):
     add_create(
         api,
-        billed_client,
+        busy_client,
         status=429,
         json=payload("rate_limited.json"),
         headers={"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=0;t=37"},
     )
 
     with pytest.raises(RateLimited) as raised:
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
-    assert "Try again in 37 s" in services.explain(raised.value)
+    assert "Try again in 37 s" in errors.explain(raised.value)
     assert Invoice.objects.get().state == Invoice.State.FAILED
 
 
-def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, billed_client, owner):
-    add_create(api, billed_client, status=403, json=payload("no_bank_account.json"))
+def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, busy_client, owner):
+    add_create(api, busy_client, status=403, json=payload("no_bank_account.json"))
     with pytest.raises(Forbidden):
-        services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     api.reset()
-    add_lookup(api, billed_client, [])
-    add_create(api, billed_client)
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    add_lookup(api, busy_client, [])
+    add_create(api, busy_client)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.state == Invoice.State.CREATED
     assert Invoice.objects.count() == 1
@@ -343,17 +345,17 @@ def test_a_failed_invoice_can_be_retried_once_the_cause_is_fixed(api, billed_cli
     reason="the in-memory SQLite test database locks whole tables; CI runs this on PostgreSQL",
 )
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_for_one_month_let_exactly_one_through(billed_client, owner):
-    draft = services.build_invoice(client=billed_client, period=OCTOBER)
+def test_concurrent_claims_for_one_month_let_exactly_one_through(busy_client, owner):
+    draft = invoicing.build_invoice(client=busy_client, period=OCTOBER)
     barrier = threading.Barrier(4)
     outcomes: list[str] = []
 
     def claim() -> None:
         try:
             barrier.wait()
-            services._claim(draft=draft, user=owner)
+            invoicing._claim(draft=draft, user=owner)
             outcomes.append("claimed")
-        except services.AlreadyInvoiced:
+        except errors.AlreadyInvoiced:
             outcomes.append("already")
         finally:
             connection.close()
@@ -392,7 +394,7 @@ def test_it_connects_and_stores_what_fakturoid_says(api, agency):
     api.get(f"{API}/accounts/applecorp/account.json", json=payload("account.json"), headers=RATE)
     fakturoid = settings_as_entered(agency)
 
-    services.connect(fakturoid=fakturoid, credentials_changed=True)
+    connection_service.connect(fakturoid=fakturoid, credentials_changed=True)
 
     stored = FakturoidSettings.objects.get(agency=agency)
     assert stored.account_name == "Alexandr Hejsek"
@@ -406,7 +408,7 @@ def test_wrong_credentials_are_not_saved(api, agency):
     add_token(api, status=401)
 
     with pytest.raises(AuthenticationError):
-        services.connect(fakturoid=settings_as_entered(agency), credentials_changed=True)
+        connection_service.connect(fakturoid=settings_as_entered(agency), credentials_changed=True)
 
     assert not FakturoidSettings.objects.filter(agency=agency).exists()
 
@@ -415,8 +417,8 @@ def test_it_names_the_organisations_the_credentials_reach(api, agency):
     add_token(api)
     api.get(f"{API}/user.json", json=payload("user.json"), headers=RATE)
 
-    with pytest.raises(services.NoAccessToAccount) as raised:
-        services.connect(
+    with pytest.raises(errors.NoAccessToAccount) as raised:
+        connection_service.connect(
             fakturoid=settings_as_entered(agency, account_slug="mojefirma"),
             credentials_changed=True,
         )
@@ -429,8 +431,8 @@ def test_it_names_the_organisations_the_credentials_reach(api, agency):
 def test_unreachable_fakturoid_saves_the_settings_unverified(api, agency):
     api.post(f"{API}/oauth/token", body=requests.exceptions.ConnectionError("refused"))
 
-    with pytest.raises(services.SavedUnverified):
-        services.connect(fakturoid=settings_as_entered(agency), credentials_changed=True)
+    with pytest.raises(connection_service.SavedUnverified):
+        connection_service.connect(fakturoid=settings_as_entered(agency), credentials_changed=True)
 
     stored = FakturoidSettings.objects.get(agency=agency)
     assert stored.api_client_secret == "secret-456"
@@ -448,7 +450,7 @@ def test_unreachable_fakturoid_saves_the_settings_unverified(api, agency):
     ],
 )
 def test_it_accepts_the_organisation_name_or_a_pasted_url(entered, slug):
-    assert services.parse_account_slug(entered) == slug
+    assert fakturoid_forms.parse_account_slug(entered) == slug
 
 
 # --- Linking clients to contacts ------------------------------------------------------------
@@ -458,7 +460,7 @@ def test_it_matches_on_ico_first(api, agency, connected, make_client):
     client = make_client(agency, "Alza", registration_no="27082440")
     add_search(api, "27082440", [subject_json(41, registration_no="27082440")])
 
-    result = services.match_client(client=client)
+    result = matching.match_client(client=client)
 
     client.refresh_from_db()
     assert result.matched_on == Client.LinkSource.REGISTRATION_NO
@@ -472,7 +474,7 @@ def test_a_search_hit_on_another_field_is_not_a_match(api, agency, connected, ma
     add_search(api, "27082440", [subject_json(41, registration_no="11111111", name="Other")])
     add_search(api, "Alza", [])
 
-    result = services.match_client(client=client)
+    result = matching.match_client(client=client)
 
     assert result.subjects == ()
     client.refresh_from_db()
@@ -486,7 +488,7 @@ def test_it_falls_back_to_email_then_to_the_exact_name(api, agency, connected, m
     add_search(api, "Billing@Pilulka.cz", [])
     add_search(api, "Pilulka Lékárny a.s.", [subject_json(7, name="pilulka lékárny A.S.")])
 
-    result = services.match_client(client=client)
+    result = matching.match_client(client=client)
 
     assert result.matched_on == Client.LinkSource.NAME
     assert [s.id for s in result.subjects] == [7]
@@ -496,7 +498,7 @@ def test_several_matches_are_left_for_the_user_to_pick(api, agency, connected, m
     client = make_client(agency, "Kasa", registration_no="", email="")
     add_search(api, "Kasa", [subject_json(1, name="Kasa"), subject_json(2, name="KASA")])
 
-    result = services.match_client(client=client)
+    result = matching.match_client(client=client)
 
     assert not result.is_unique
     assert [s.id for s in result.subjects] == [1, 2]
@@ -520,7 +522,7 @@ def test_it_reuses_the_contact_it_created_before(api, agency, connected, make_cl
         match=[matchers.query_param_matcher({"custom_id": custom_id, "page": "2"})],
     )
 
-    subject = services.create_subject_for(client=client)
+    subject = matching.create_subject_for(client=client)
 
     client.refresh_from_db()
     assert subject.id == 99
@@ -554,7 +556,7 @@ def test_it_creates_the_contact_from_our_billing_details(api, agency, connected,
         ],
     )
 
-    services.create_subject_for(client=client)
+    matching.create_subject_for(client=client)
 
     client.refresh_from_db()
     assert client.fakturoid_subject_id == 100
@@ -576,16 +578,16 @@ def created_invoice(client: Client, *, status: str = "open", fakturoid_id: int =
     )
 
 
-def test_it_brings_back_paid_and_overdue_statuses(api, billed_client, make_client):
-    invoice = created_invoice(billed_client)
-    paid = created_invoice(make_client(billed_client.agency, "Paid Ltd"), status="paid")
+def test_it_brings_back_paid_and_overdue_statuses(api, busy_client, make_client):
+    invoice = created_invoice(busy_client)
+    paid = created_invoice(make_client(busy_client.agency, "Paid Ltd"), status="paid")
     api.get(
         f"{ACCOUNT}/invoices/529.json",
         json=invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"},
         headers=RATE,
     )
 
-    checked = services.refresh_statuses(agency=billed_client.agency, period=OCTOBER)
+    checked = sync.refresh_statuses(agency=busy_client.agency, period=OCTOBER)
 
     assert checked == 1  # the paid one is settled: not asked again
     invoice.refresh_from_db()
@@ -594,22 +596,22 @@ def test_it_brings_back_paid_and_overdue_statuses(api, billed_client, make_clien
     assert paid.status == Invoice.Status.PAID
 
 
-def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, billed_client):
-    invoice = created_invoice(billed_client)
+def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, busy_client):
+    invoice = created_invoice(busy_client)
     url = f"{ACCOUNT}/invoices/529/download.pdf"
     api.get(url, status=204, match=[matchers.header_matcher({"Accept": "application/pdf"})])
     api.get(url, body=b"%PDF-1.4 test", content_type="application/pdf")
 
-    assert services.invoice_pdf(invoice=invoice) is None
-    assert services.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
+    assert sync.invoice_pdf(invoice=invoice) is None
+    assert sync.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
 
 
-def test_it_keeps_only_web_links_from_fakturoid(api, billed_client, owner):
-    hostile = invoice_json(custom_id=custom_id_of(billed_client))
+def test_it_keeps_only_web_links_from_fakturoid(api, busy_client, owner):
+    hostile = invoice_json(custom_id=custom_id_of(busy_client))
     hostile["html_url"] = "javascript:alert(1)"
-    add_create(api, billed_client, json=hostile)
+    add_create(api, busy_client, json=hostile)
 
-    invoice = services.create_invoice(client=billed_client, period=OCTOBER, user=owner)
+    invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
 
     assert invoice.html_url == ""
     assert invoice.pdf_url.startswith("https://")
@@ -620,5 +622,5 @@ def test_the_bank_account_link_points_at_the_sandbox_when_it_stands_in(settings)
     error = Forbidden("bank", status=403, errors=payload("no_bank_account.json")["errors"])
 
     assert "http://127.0.0.1:8000/sandbox/fakturoid/applecorp/settings/bank_accounts" in (
-        services.explain(error)
+        errors.explain(error)
     )

@@ -7,7 +7,7 @@ request is made unless a test says so.
 
 import copy
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,8 +22,9 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
-from fakturoid.models import Invoice
-from tests.fakturoid_mocks import (
+from fakturoid.models import STALE_CLAIM, Invoice
+from tests.support import STORED_TOKEN as TOKEN
+from tests.support.fakturoid_mocks import (
     ACCOUNT,
     OCTOBER,
     RATE,
@@ -33,10 +34,7 @@ from tests.fakturoid_mocks import (
     subject_json,
 )
 
-API = "https://app.fakturoid.cz/api/v3"
-TOKEN = "a" * 80
 HTML_URL = "https://app.fakturoid.cz/acme/invoices/529"
-
 
 pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
@@ -315,6 +313,42 @@ def test_a_failed_invoice_shows_on_the_list_with_a_retry_icon(api, owner_http, b
     row = row_of(html, "Alza.cz a.s.")
     assert "Fakturoid needs a bank account first" in row
     assert 'title="Retry invoice for 10/2026 in Fakturoid"' in invoice_form(row, billed_client)
+
+
+def test_a_claim_left_by_a_dead_request_shows_the_retry_icon(api, owner_http, billed_client):
+    # The claim takes over a pending row this old, so the list offers the icon for it too.
+    invoice = Invoice.objects.create(
+        agency=billed_client.agency,
+        client=billed_client,
+        period=OCTOBER,
+        custom_id=custom_id_of(billed_client),
+        state=Invoice.State.PENDING,
+    )
+    Invoice.objects.filter(pk=invoice.pk).update(
+        updated_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1)
+    )
+
+    html = owner_http.get("/?month=2026-10").content.decode()
+
+    row = row_of(html, "Alza.cz a.s.")
+    assert "in progress" in row
+    assert 'title="Retry invoice for 10/2026 in Fakturoid"' in invoice_form(row, billed_client)
+
+
+def test_a_fresh_claim_shows_no_invoice_icon(api, owner_http, billed_client):
+    Invoice.objects.create(
+        agency=billed_client.agency,
+        client=billed_client,
+        period=OCTOBER,
+        custom_id=custom_id_of(billed_client),
+        state=Invoice.State.PENDING,
+    )
+
+    html = owner_http.get("/?month=2026-10").content.decode()
+
+    row = row_of(html, "Alza.cz a.s.")
+    assert "in progress" in row
+    assert invoice_form(row, billed_client) is None
 
 
 def test_a_month_with_nothing_to_bill_sends_nothing(api, owner_http, billed_client):

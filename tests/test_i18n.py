@@ -204,7 +204,7 @@ def test_it_shows_the_client_form_in_czech(owner_http, agency, make_client):
 
 
 def test_it_shows_settings_fakturoid_in_czech(owner_http):
-    page = in_czech(owner_http, reverse("agencies:fakturoid"))
+    page = in_czech(owner_http, reverse("fakturoid:settings"))
 
     assert "<h1>Nastavení → Fakturoid</h1>" in page
     assert "Nepřipojeno" in page

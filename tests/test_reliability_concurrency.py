@@ -24,21 +24,23 @@ from fakturoid_sandbox.control import update_state
 from fakturoid_sandbox.models import Account, Token
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.services import create_invoice as create_sandbox_invoice
-from fakturoid_sandbox.testing import sandbox_mounted
-from tests.conftest import PASSWORD
-from tests.test_reliability_faults import (
+from tests.support import PASSWORD
+from tests.support.live_server import (
     PERIOD,
     ClosingSession,
     Scene,
     connect_to_live_sandbox,
+    wait_for_live_server_threads,
 )
-from tests.test_sandbox_switches import wait_for_live_server_threads
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="SQLite's in-memory test database is one connection shared by every thread: "
-    "concurrent writers are impossible there (CI runs these on PostgreSQL)",
-)
+pytestmark = [
+    pytest.mark.usefixtures("sandbox_on"),
+    pytest.mark.skipif(
+        connection.vendor == "sqlite",
+        reason="SQLite's in-memory test database is one connection shared by every thread: "
+        "concurrent writers are impossible there (CI runs these on PostgreSQL)",
+    ),
+]
 
 CALLERS = 10
 TIMEOUT = 30  # seconds: any request, barrier or join that takes longer fails the test
@@ -50,14 +52,9 @@ OUTCOMES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
-
-
 @pytest.fixture
-def scene(live_server, settings, monkeypatch, agency, owner_http):
+def slow_scene(live_server, settings, monkeypatch, agency, owner_http):
+    """The live slow_scene with every sandbox request slowed down, so calls overlap."""
     scene = connect_to_live_sandbox(
         live_url=live_server.url,
         settings=settings,
@@ -110,31 +107,31 @@ def logged_in_session(base_url: str, username: str) -> requests.Session:
     return session
 
 
-def lose_the_answer_of_a_first_click(scene: Scene) -> None:
+def lose_the_answer_of_a_first_click(slow_scene: Scene) -> None:
     """What a timed-out first click leaves: the invoice in Fakturoid, our row `unknown`."""
     create_sandbox_invoice(
         account=Account.objects.get(slug="acme"),
         data={
-            "custom_id": scene.custom_id,
-            "subject_id": scene.subject_id,
+            "custom_id": slow_scene.custom_id,
+            "subject_id": slow_scene.subject_id,
             "lines": [{"name": "nakup.cz – PPC management (10/2026)", "unit_price": "15000"}],
         },
     )
     Invoice.objects.create(
-        agency=scene.client.agency,
-        client=scene.client,
+        agency=slow_scene.client.agency,
+        client=slow_scene.client,
         period=date(2026, 10, 1),
-        custom_id=scene.custom_id,
+        custom_id=slow_scene.custom_id,
         state=Invoice.State.UNKNOWN,
     )
 
 
 @pytest.mark.parametrize("before", ["nothing", "a lost answer"])
-def test_ten_simultaneous_clicks_make_one_invoice(scene, owner, before):
+def test_ten_simultaneous_clicks_make_one_invoice(slow_scene, owner, before):
     if before == "a lost answer":
-        lose_the_answer_of_a_first_click(scene)
-    browsers = [logged_in_session(scene.live_url, owner.username) for _ in range(CALLERS)]
-    url = scene.live_url + reverse("fakturoid:invoice_create", args=[scene.client.pk])
+        lose_the_answer_of_a_first_click(slow_scene)
+    browsers = [logged_in_session(slow_scene.live_url, owner.username) for _ in range(CALLERS)]
+    url = slow_scene.live_url + reverse("fakturoid:invoice_create", args=[slow_scene.client.pk])
 
     def click(i: int) -> tuple[int, int, str]:
         browser = browsers[i]
@@ -146,7 +143,7 @@ def test_ten_simultaneous_clicks_make_one_invoice(scene, owner, before):
                 allow_redirects=False,
                 timeout=TIMEOUT,
             )
-            page = browser.get(scene.live_url + response.headers["Location"], timeout=TIMEOUT)
+            page = browser.get(slow_scene.live_url + response.headers["Location"], timeout=TIMEOUT)
             return response.status_code, page.status_code, page.text
         finally:
             browser.close()
@@ -161,8 +158,8 @@ def test_ten_simultaneous_clicks_make_one_invoice(scene, owner, before):
         said[outcome] += 1
     assert said["created"] == 1, said
     assert sum(said.values()) == CALLERS
-    [document] = SandboxInvoice.objects.filter(custom_id=scene.custom_id)
-    [record] = Invoice.objects.filter(client=scene.client)
+    [document] = SandboxInvoice.objects.filter(custom_id=slow_scene.custom_id)
+    [record] = Invoice.objects.filter(client=slow_scene.client)
     assert record.state == Invoice.State.CREATED
     assert (record.fakturoid_id, record.number) == (document.pk, document.number)
     assert SandboxInvoice.objects.count() == 1
@@ -177,17 +174,19 @@ class _LockPerCaller(dict):
 
 
 @pytest.mark.parametrize("processes", ["one process", "a process each"])
-def test_ten_callers_needing_a_fresh_token_make_one_token_request(scene, monkeypatch, processes):
+def test_ten_callers_needing_a_fresh_token_make_one_token_request(
+    slow_scene, monkeypatch, processes
+):
     if processes == "a process each":
         monkeypatch.setattr(client_module, "_process_locks", _LockPerCaller())
-    FakturoidSettings.objects.filter(pk=scene.fakturoid.pk).update(
+    FakturoidSettings.objects.filter(pk=slow_scene.fakturoid.pk).update(
         token_expires_at=timezone.now() - timedelta(minutes=1)
     )
     tokens_before = Token.objects.count()
     token_requests_before = ApiCall.objects.filter(path="/oauth/token").count()
 
     def call(i: int) -> str:
-        fakturoid = FakturoidSettings.objects.get(pk=scene.fakturoid.pk)
+        fakturoid = FakturoidSettings.objects.get(pk=slow_scene.fakturoid.pk)
         return FakturoidClient(fakturoid).get_account().slug
 
     results = run_at_once(call)
@@ -195,6 +194,6 @@ def test_ten_callers_needing_a_fresh_token_make_one_token_request(scene, monkeyp
     assert results == ["acme"] * CALLERS
     assert Token.objects.count() == tokens_before + 1
     assert ApiCall.objects.filter(path="/oauth/token").count() == token_requests_before + 1
-    stored = FakturoidSettings.objects.get(pk=scene.fakturoid.pk)
+    stored = FakturoidSettings.objects.get(pk=slow_scene.fakturoid.pk)
     assert stored.token_is_fresh()
     assert Token.objects.filter(token=stored.access_token, revoked=False).exists()

@@ -23,30 +23,31 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.contrib.messages import get_messages
 from django.db import connection
-from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
 from responses import matchers
 
-from agencies.models import Agency, FakturoidSettings
-from clients.models import Client, Project
-from fakturoid import client as client_module
-from fakturoid import services
+from agencies.models import FakturoidSettings
 from fakturoid.client import FakturoidClient
 from fakturoid.models import ApiCall, Invoice
-from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
+from fakturoid.services import connection as connection_service
+from fakturoid_sandbox.control import update_state
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.models import Token
-from fakturoid_sandbox.testing import USER_AGENT, basic_auth, sandbox_mounted
-from tests.test_sandbox_switches import wait_for_live_server_threads
+from fakturoid_sandbox.testing import USER_AGENT, basic_auth
+from tests.support import FAKTUROID_API as API
+from tests.support import STORED_TOKEN as TOKEN
+from tests.support.fakturoid_mocks import FIXTURES
+from tests.support.live_server import (
+    CLIENT_NAME,
+    READ_TIMEOUT,
+    Scene,
+    connect_to_live_sandbox,
+    wait_for_live_server_threads,
+)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
-PERIOD = "2026-10"
-CLIENT_NAME = "Nakup s.r.o."
-READ_TIMEOUT = 0.5  # seconds; every delay below is twice as long
 DELAY_MS = 1000
 CREATED = f"for {CLIENT_NAME} (10/2026) was created in Fakturoid"
 ALREADY = f"{CLIENT_NAME} is already invoiced for 10/2026"
@@ -54,6 +55,8 @@ SQLITE_SHARED_CONNECTION = (
     "on SQLite the live server shares the test's one in-memory connection, and here the "
     "sandbox works on after the client gave up, alongside the test; CI runs it on PostgreSQL"
 )
+
+pytestmark = pytest.mark.usefixtures("sandbox_on")
 
 
 def not_created(reason: str) -> str:
@@ -76,96 +79,7 @@ def nonsense(details: str) -> str:
     )
 
 
-class ClosingSession(requests.Session):
-    """A `requests` session with one connection per request, for the app and the tests.
-
-    An idle kept-alive connection would hold a live-server thread open (the tests wait for
-    those threads to end). The server closes the connection after a "Connection: close"
-    request without saying so in its answer, so the session drops its connection itself:
-    reused, it may be closed under the next request.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.headers["Connection"] = "close"
-
-    def request(self, *args, **kwargs) -> requests.Response:
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self.close()
-
-
 # --- The scene: an agency connected to a sandbox account over a real socket -----------------
-
-
-@dataclass
-class Scene:
-    live_url: str
-    http: HttpClient
-    fakturoid: FakturoidSettings
-    client: Client
-    subject_id: int
-    settings: object
-
-    @property
-    def api_url(self) -> str:
-        return f"{self.live_url}/sandbox/fakturoid/api/v3"
-
-    @property
-    def custom_id(self) -> str:
-        return f"{self.client.agency.key}-c{self.client.pk}-{PERIOD}"
-
-    def click(self) -> tuple[str, str]:
-        """Click the invoice icon; returns the one flashed message as (level, text)."""
-        response = self.http.post(
-            reverse("fakturoid:invoice_create", args=[self.client.pk]), {"period": PERIOD}
-        )
-        assert response.status_code == 302
-        assert response["Location"] == f"/?month={PERIOD}"
-        [message] = get_messages(response.wsgi_request)
-        page = self.http.get(response["Location"])  # shows (and so uses up) the message
-        assert page.status_code == 200
-        assert f'<li class="message {message.level_tag}">' in page.content.decode()
-        return message.level_tag, str(message)
-
-
-@pytest.fixture(autouse=True)
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
-
-
-def connect_to_live_sandbox(
-    *, live_url: str, settings, monkeypatch, agency: Agency, http: HttpClient
-) -> Scene:
-    """The agency connected to the sandbox account "acme" on the live server (token stored),
-    with one linked client billed 15 000 CZK a month. Shared with the concurrency tests."""
-    settings.FAKTUROID_API_URL = f"{live_url}/sandbox/fakturoid/api/v3"
-    settings.FAKTUROID_READ_TIMEOUT = READ_TIMEOUT
-    settings.FAKTUROID_CONNECT_TIMEOUT = READ_TIMEOUT
-    settings.FAKTUROID_MAX_RATE_LIMIT_WAIT = 0
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)  # GET retry back-off
-    monkeypatch.setattr(client_module.requests, "Session", ClosingSession)
-    credential = ensure_account("acme", name="Acme s.r.o.")
-    subject = ensure_subject("acme", name=CLIENT_NAME, registration_no="12345678")
-    fakturoid = FakturoidSettings.objects.create(
-        agency=agency,
-        account_slug="acme",
-        api_client_id=credential.client_id,
-        api_client_secret=credential.client_secret,
-        contact_email="billing@acme.example",
-        vat_mode=FakturoidSettings.VatMode.VAT_PAYER,
-        currency="CZK",
-        verified_at=timezone.now(),
-    )
-    client = Client.objects.create(agency=agency, name=CLIENT_NAME, fakturoid_subject_id=subject.pk)
-    project = Project.objects.create(client=client, name="nakup.cz")
-    project.billing_items.create(description="PPC management", amount=Decimal("15000"))
-    FakturoidClient(fakturoid).get_account()  # connected: the token is stored
-    wait_for_live_server_threads()
-    fakturoid.refresh_from_db()
-    return Scene(live_url, http, fakturoid, client, subject.pk, settings)
 
 
 @pytest.fixture
@@ -448,9 +362,7 @@ def test_a_fault_is_told_recorded_and_healed_by_the_next_click(scene, fault):
 
 # --- Garbage from Fakturoid (mocked: the sandbox always answers properly) ---------------------
 
-API = "https://app.fakturoid.cz/api/v3"
 ACCOUNT = f"{API}/accounts/acme"
-TOKEN = "a" * 80
 HTML_PAGE = "<!DOCTYPE html><html><body><h1>Something went wrong</h1></body></html>"
 
 
@@ -662,7 +574,7 @@ def test_a_token_our_other_process_stored_is_reused_without_asking(scene):
     run = FakturoidClient(scene.fakturoid)
     held = scene.fakturoid.access_token
 
-    services.connect(
+    connection_service.connect(
         fakturoid=FakturoidSettings.objects.get(pk=scene.fakturoid.pk), credentials_changed=False
     )
     wait_for_live_server_threads()

@@ -14,28 +14,17 @@ from fakturoid_sandbox.testing import (
     USER_AGENT,
     SandboxClient,
     basic_auth,
-    sandbox_mounted,
 )
 
 TOKEN_URL = f"{API_BASE}/oauth/token"
 
 
-@pytest.fixture(autouse=True)
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
+pytestmark = pytest.mark.usefixtures("sandbox_on")
 
 
 @pytest.fixture
 def credential(db):
     return ensure_account("acme", name="Acme s.r.o.")
-
-
-@pytest.fixture
-def api(credential) -> SandboxClient:
-    api = SandboxClient(credential)
-    api.authenticate()
-    return api
 
 
 def basic(credential) -> str:
@@ -144,8 +133,8 @@ def test_it_refuses_a_wrong_secret(client, credential):
 
 
 def test_it_refuses_an_unsupported_grant_type(credential):
-    api = SandboxClient(credential)
-    response = api.request_token(grant_type="authorization_code")
+    sandbox_api = SandboxClient(credential)
+    response = sandbox_api.request_token(grant_type="authorization_code")
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert response["X-RateLimit-Policy"] == "default;q=400;w=60"
@@ -173,18 +162,18 @@ def test_it_keeps_previous_tokens_valid_when_switched_off(credential):
 
 @pytest.mark.parametrize("authorization", [None, "Bearer ", "Bearer " + "0" * 80, "Token abc"])
 def test_it_requires_a_valid_bearer_token(credential, authorization):
-    api = SandboxClient(credential)
-    response = api.request("GET", "subjects.json", headers={"Authorization": authorization})
+    sandbox_api = SandboxClient(credential)
+    response = sandbox_api.request("GET", "subjects.json", headers={"Authorization": authorization})
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_token"
     assert response.json()["error_description"]
 
 
-def test_it_refuses_an_expired_token(api):
-    Token.objects.filter(token=api.access_token).update(
+def test_it_refuses_an_expired_token(sandbox_api):
+    Token.objects.filter(token=sandbox_api.access_token).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    response = api.get("/user.json")
+    response = sandbox_api.get("/user.json")
     assert response.status_code == 401
     assert response.json() == {
         "error": "invalid_token",
@@ -192,16 +181,16 @@ def test_it_refuses_an_expired_token(api):
     }
 
 
-def test_it_answers_404_for_an_account_the_token_does_not_belong_to(api, db):
+def test_it_answers_404_for_an_account_the_token_does_not_belong_to(sandbox_api, db):
     ensure_account("rival", name="Rival s.r.o.")
     for slug in ("rival", "nobody"):
-        response = api.request("GET", f"/accounts/{slug}/account.json")
+        response = sandbox_api.request("GET", f"/accounts/{slug}/account.json")
         assert response.status_code == 404
         assert response.json()["error"] == "not_found"
 
 
-def test_it_shows_the_user_and_their_accounts(api):
-    response = api.get("/user.json")
+def test_it_shows_the_user_and_their_accounts(sandbox_api):
+    response = sandbox_api.get("/user.json")
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"id", "full_name", "email", "avatar_url", "default_account", "accounts"}
@@ -218,8 +207,8 @@ def test_it_shows_the_user_and_their_accounts(api):
     ]
 
 
-def test_it_shows_the_account_with_its_vat_mode_and_currency(api):
-    body = api.get("account.json").json()
+def test_it_shows_the_account_with_its_vat_mode_and_currency(sandbox_api):
+    body = sandbox_api.get("account.json").json()
     assert body["subdomain"] == "acme"
     assert body["name"] == "Acme s.r.o."
     assert body["vat_mode"] == "vat_payer"
@@ -228,21 +217,21 @@ def test_it_shows_the_account_with_its_vat_mode_and_currency(api):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", body["created_at"])
 
     ensure_account("acme", vat_mode="non_vat_payer")
-    assert api.get("account.json").json()["vat_mode"] == "non_vat_payer"
+    assert sandbox_api.get("account.json").json()["vat_mode"] == "non_vat_payer"
 
 
-def test_it_answers_json_404_for_unknown_api_paths(api):
-    response = api.get("/accounts/acme/expenses.json")
+def test_it_answers_json_404_for_unknown_api_paths(sandbox_api):
+    response = sandbox_api.get("/accounts/acme/expenses.json")
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
 
 
-def test_it_answers_405_for_a_wrong_method(api):
-    response = api.request("PUT", "account.json", {})
+def test_it_answers_405_for_a_wrong_method(sandbox_api):
+    response = sandbox_api.request("PUT", "account.json", {})
     assert response.status_code == 405
     assert response.json()["error"] == "method_not_allowed"
 
 
-def test_it_answers_415_when_the_client_wants_something_other_than_json(api):
-    response = api.request("GET", "account.json", headers={"Accept": "application/xml"})
+def test_it_answers_415_when_the_client_wants_something_other_than_json(sandbox_api):
+    response = sandbox_api.request("GET", "account.json", headers={"Accept": "application/xml"})
     assert response.status_code == 415

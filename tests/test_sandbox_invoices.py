@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
 from fakturoid_sandbox.models import Invoice
-from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
+from fakturoid_sandbox.testing import SandboxClient
 
 INVOICE_FIELDS = [
     "id", "custom_id", "document_type", "proforma_followup_document", "correction_id", "number",
@@ -39,15 +39,12 @@ LINE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
+pytestmark = pytest.mark.usefixtures("sandbox_on")
 
 
 @pytest.fixture
-def api(db) -> SandboxClient:
-    api = SandboxClient(
+def acme_api(db) -> SandboxClient:
+    acme_api = SandboxClient(
         ensure_account(
             "acme",
             name="Acme s.r.o.",
@@ -58,12 +55,12 @@ def api(db) -> SandboxClient:
             zip="10000",
         )
     )
-    api.authenticate()
-    return api
+    acme_api.authenticate()
+    return acme_api
 
 
 @pytest.fixture
-def subject(api):
+def subject(acme_api):
     return ensure_subject(
         "acme",
         name="Apple Czech s.r.o.",
@@ -77,13 +74,13 @@ def subject(api):
     )
 
 
-def create(api, subject, **fields):
-    return api.post("invoices.json", {"subject_id": subject.pk, "lines": [LINE], **fields})
+def create(acme_api, subject, **fields):
+    return acme_api.post("invoices.json", {"subject_id": subject.pk, "lines": [LINE], **fields})
 
 
-def test_it_creates_an_invoice_with_201_location_and_the_full_shape(api, subject):
+def test_it_creates_an_invoice_with_201_location_and_the_full_shape(acme_api, subject):
     response = create(
-        api,
+        acme_api,
         subject,
         custom_id="1234",
         due=21,
@@ -154,11 +151,11 @@ def test_it_creates_an_invoice_with_201_location_and_the_full_shape(api, subject
             "native_currency": "CZK",
         }
     ]
-    assert api.get(f"invoices/{invoice.pk}.json").json() == body
+    assert acme_api.get(f"invoices/{invoice.pk}.json").json() == body
 
 
-def test_it_defaults_to_today_and_the_account_due_days(api, subject):
-    body = create(api, subject).json()
+def test_it_defaults_to_today_and_the_account_due_days(acme_api, subject):
+    body = create(acme_api, subject).json()
     today = timezone.localdate()
     assert body["issued_on"] == today.isoformat()
     assert body["due"] == 14
@@ -168,9 +165,9 @@ def test_it_defaults_to_today_and_the_account_due_days(api, subject):
     assert body["note"] == "Fakturujeme Vám následující položky"
 
 
-def test_it_numbers_invoices_in_sequence_per_year(api, subject):
+def test_it_numbers_invoices_in_sequence_per_year(acme_api, subject):
     numbers = [
-        create(api, subject, issued_on=issued_on).json()["number"]
+        create(acme_api, subject, issued_on=issued_on).json()["number"]
         for issued_on in ("2024-03-01", "2024-03-02", "2023-12-31", "2024-01-15")
     ]
     assert numbers == ["2024-0001", "2024-0002", "2023-0001", "2024-0003"]
@@ -178,8 +175,8 @@ def test_it_numbers_invoices_in_sequence_per_year(api, subject):
     assert symbols == ["20240001", "20240002", "20230001", "20240003"]
 
 
-def test_it_computes_totals_per_vat_rate_with_half_up_rounding(api, subject):
-    response = api.post(
+def test_it_computes_totals_per_vat_rate_with_half_up_rounding(acme_api, subject):
+    response = acme_api.post(
         "invoices.json",
         {
             "subject_id": subject.pk,
@@ -210,9 +207,9 @@ def test_it_computes_totals_per_vat_rate_with_half_up_rounding(api, subject):
     assert invoice.total == Decimal("48531.12")
 
 
-def test_it_ignores_vat_rates_for_a_non_vat_payer(api, subject):
+def test_it_ignores_vat_rates_for_a_non_vat_payer(acme_api, subject):
     ensure_account("acme", vat_mode="non_vat_payer")
-    body = create(api, subject).json()
+    body = create(acme_api, subject).json()
     assert body["lines"][0]["vat_rate"] == 0
     assert body["lines"][0]["total_vat"] == "0.0"
     assert body["subtotal"] == "40000.0"
@@ -230,9 +227,9 @@ def test_it_ignores_vat_rates_for_a_non_vat_payer(api, subject):
     ]
 
 
-def test_it_refuses_invoices_on_an_account_without_a_bank_account(api, subject):
+def test_it_refuses_invoices_on_an_account_without_a_bank_account(acme_api, subject):
     update_state("acme", bank_account=False)
-    response = create(api, subject)
+    response = create(acme_api, subject)
     assert response.status_code == 403
     assert response.json() == {
         "errors": {
@@ -245,15 +242,15 @@ def test_it_refuses_invoices_on_an_account_without_a_bank_account(api, subject):
     assert not Invoice.objects.exists()
 
 
-def test_it_requires_an_existing_subject_of_the_account(api, subject):
-    response = api.post("invoices.json", {"lines": [LINE]})
+def test_it_requires_an_existing_subject_of_the_account(acme_api, subject):
+    response = acme_api.post("invoices.json", {"lines": [LINE]})
     assert response.status_code == 422
     assert response.json() == {"errors": {"subject_id": ["can't be blank"]}}
 
     ensure_account("other", name="Other")
     foreign = ensure_subject("other", name="Foreign s.r.o.")
     for subject_id in (foreign.pk, 999999, "abc"):
-        response = api.post("invoices.json", {"subject_id": subject_id, "lines": [LINE]})
+        response = acme_api.post("invoices.json", {"subject_id": subject_id, "lines": [LINE]})
         assert response.status_code == 422
         assert response.json() == {"errors": {"subject_id": ["Contact does not exist."]}}
     assert not Invoice.objects.exists()
@@ -273,24 +270,24 @@ def test_it_requires_an_existing_subject_of_the_account(api, subject):
         ),
     ],
 )
-def test_it_requires_lines_with_a_name_and_a_unit_price(api, subject, lines, errors):
+def test_it_requires_lines_with_a_name_and_a_unit_price(acme_api, subject, lines, errors):
     payload = {"subject_id": subject.pk}
     if lines is not None:
         payload["lines"] = lines
-    response = api.post("invoices.json", payload)
+    response = acme_api.post("invoices.json", payload)
     assert response.status_code == 422
     assert response.json() == {"errors": errors}
     assert not Invoice.objects.exists()
 
 
-def test_it_filters_invoices(api, subject):
+def test_it_filters_invoices(acme_api, subject):
     other = ensure_subject("acme", name="Alza.cz a.s.")
-    first = create(api, subject, custom_id="a-1").json()
-    second = create(api, other, custom_id="a-2").json()
-    old = create(api, subject, custom_id="a-3", issued_on="2020-01-01").json()
+    first = create(acme_api, subject, custom_id="a-1").json()
+    second = create(acme_api, other, custom_id="a-2").json()
+    old = create(acme_api, subject, custom_id="a-3", issued_on="2020-01-01").json()
 
     def ids(**params):
-        response = api.get("invoices.json", **params)
+        response = acme_api.get("invoices.json", **params)
         assert response.status_code == 200
         return [invoice["id"] for invoice in response.json()]
 
@@ -305,19 +302,19 @@ def test_it_filters_invoices(api, subject):
     assert ids(page=2) == []
 
 
-def test_it_paginates_invoices_40_per_page(api, subject):
+def test_it_paginates_invoices_40_per_page(acme_api, subject):
     for _ in range(41):
-        assert create(api, subject).status_code == 201
-    assert [len(api.get("invoices.json", page=n).json()) for n in (1, 2, 3)] == [40, 1, 0]
+        assert create(acme_api, subject).status_code == 201
+    assert [len(acme_api.get("invoices.json", page=n).json()) for n in (1, 2, 3)] == [40, 1, 0]
 
 
-def test_it_answers_404_for_unknown_invoices(api, subject):
+def test_it_answers_404_for_unknown_invoices(acme_api, subject):
     for path in ("invoices/999.json", "invoices/999/fire.json?event=lock"):
         method = "POST" if "fire" in path else "GET"
-        response = api.request(method, path)
+        response = acme_api.request(method, path)
         assert response.status_code == 404
         assert response.json()["error"] == "not_found"
-    assert api.post("invoices/999/payments.json", {}).status_code == 404
+    assert acme_api.post("invoices/999/payments.json", {}).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -332,19 +329,19 @@ def test_it_answers_404_for_unknown_invoices(api, subject):
         (["lock", "unlock"], "open"),
     ],
 )
-def test_it_fires_invoice_events(api, subject, events, status):
-    invoice_id = create(api, subject).json()["id"]
+def test_it_fires_invoice_events(acme_api, subject, events, status):
+    invoice_id = create(acme_api, subject).json()["id"]
     for event in events:
-        response = api.post(f"invoices/{invoice_id}/fire.json", event=event)
+        response = acme_api.post(f"invoices/{invoice_id}/fire.json", event=event)
         assert response.status_code == 204, response.content
         assert response.content == b""
-    assert api.get(f"invoices/{invoice_id}.json").json()["status"] == status
+    assert acme_api.get(f"invoices/{invoice_id}.json").json()["status"] == status
 
 
-def test_it_accepts_the_event_in_a_json_body(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    assert api.post(f"invoices/{invoice_id}/fire.json", {"event": "lock"}).status_code == 204
-    assert api.get(f"invoices/{invoice_id}.json").json()["locked_at"] is not None
+def test_it_accepts_the_event_in_a_json_body(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    assert acme_api.post(f"invoices/{invoice_id}/fire.json", {"event": "lock"}).status_code == 204
+    assert acme_api.get(f"invoices/{invoice_id}.json").json()["locked_at"] is not None
 
 
 @pytest.mark.parametrize(
@@ -360,32 +357,32 @@ def test_it_accepts_the_event_in_a_json_body(api, subject):
         ([], "pay"),
     ],
 )
-def test_it_refuses_events_that_cannot_be_fired_now(api, subject, before, event):
-    invoice_id = create(api, subject).json()["id"]
+def test_it_refuses_events_that_cannot_be_fired_now(acme_api, subject, before, event):
+    invoice_id = create(acme_api, subject).json()["id"]
     for earlier in before:
-        assert api.post(f"invoices/{invoice_id}/fire.json", event=earlier).status_code == 204
-    response = api.post(f"invoices/{invoice_id}/fire.json", event=event)
+        assert acme_api.post(f"invoices/{invoice_id}/fire.json", event=earlier).status_code == 204
+    response = acme_api.post(f"invoices/{invoice_id}/fire.json", event=event)
     assert response.status_code == 422
     assert response.json() == {"errors": {"event": [f"{event} cannot be fired"]}}
 
 
-def test_it_marks_an_invoice_paid_by_a_payment(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    response = api.post(f"invoices/{invoice_id}/payments.json", {"paid_on": "2024-01-10"})
+def test_it_marks_an_invoice_paid_by_a_payment(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    response = acme_api.post(f"invoices/{invoice_id}/payments.json", {"paid_on": "2024-01-10"})
     assert response.status_code == 201
     payment = response.json()
     assert payment["paid_on"] == "2024-01-10"
     assert payment["amount"] == "48400.0"
     assert payment["native_amount"] == "48400.0"
     assert payment["currency"] == "CZK"
-    invoice = api.get(f"invoices/{invoice_id}.json").json()
+    invoice = acme_api.get(f"invoices/{invoice_id}.json").json()
     assert invoice["status"] == "paid"
     assert invoice["paid_on"] == "2024-01-10"
     assert invoice["remaining_amount"] == "0.0"
     assert [p["id"] for p in invoice["payments"]] == [payment["id"]]
-    assert api.get("invoices.json", status="paid").json()[0]["id"] == invoice_id
+    assert acme_api.get("invoices.json", status="paid").json()[0]["id"] == invoice_id
 
-    again = api.post(f"invoices/{invoice_id}/payments.json", {})
+    again = acme_api.post(f"invoices/{invoice_id}/payments.json", {})
     assert again.status_code == 403
     assert again.json() == {
         "error": "forbidden",
@@ -393,51 +390,51 @@ def test_it_marks_an_invoice_paid_by_a_payment(api, subject):
     }
 
 
-def test_it_keeps_an_invoice_unpaid_after_a_partial_payment(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    response = api.post(f"invoices/{invoice_id}/payments.json", {"amount": "400"})
+def test_it_keeps_an_invoice_unpaid_after_a_partial_payment(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    response = acme_api.post(f"invoices/{invoice_id}/payments.json", {"amount": "400"})
     assert response.status_code == 201
-    invoice = api.get(f"invoices/{invoice_id}.json").json()
+    invoice = acme_api.get(f"invoices/{invoice_id}.json").json()
     assert invoice["status"] == "open"
     assert invoice["remaining_amount"] == "48000.0"
-    bad = api.post(f"invoices/{invoice_id}/payments.json", {"amount": "lots"})
+    bad = acme_api.post(f"invoices/{invoice_id}/payments.json", {"amount": "lots"})
     assert bad.status_code == 422
     assert bad.json() == {"errors": {"amount": ["is not a number"]}}
 
 
-def test_it_marks_an_invoice_sent_by_a_message(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    response = api.post(f"invoices/{invoice_id}/message.json", {"subject": "Invoice"})
+def test_it_marks_an_invoice_sent_by_a_message(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    response = acme_api.post(f"invoices/{invoice_id}/message.json", {"subject": "Invoice"})
     assert response.status_code == 204
-    invoice = api.get(f"invoices/{invoice_id}.json").json()
+    invoice = acme_api.get(f"invoices/{invoice_id}.json").json()
     assert invoice["status"] == "sent"
     assert invoice["sent_at"] is not None
 
 
-def test_it_refuses_a_message_without_a_recipient(api):
+def test_it_refuses_a_message_without_a_recipient(acme_api):
     subject = ensure_subject("acme", name="No Mail s.r.o.")
-    invoice_id = create(api, subject).json()["id"]
-    response = api.post(f"invoices/{invoice_id}/message.json", {})
+    invoice_id = create(acme_api, subject).json()["id"]
+    response = acme_api.post(f"invoices/{invoice_id}/message.json", {})
     assert response.status_code == 422
     assert response.json() == {"errors": {"email": ["Please check the email."]}}
-    assert api.get(f"invoices/{invoice_id}.json").json()["sent_at"] is None
+    assert acme_api.get(f"invoices/{invoice_id}.json").json()["sent_at"] is None
 
 
-def test_it_reports_an_unpaid_invoice_past_its_due_date_as_overdue(api, subject):
+def test_it_reports_an_unpaid_invoice_past_its_due_date_as_overdue(acme_api, subject):
     issued = (timezone.localdate() - timedelta(days=20)).isoformat()
-    body = create(api, subject, issued_on=issued, due=14).json()
+    body = create(acme_api, subject, issued_on=issued, due=14).json()
     assert body["status"] == "overdue"
-    api.post(f"invoices/{body['id']}/fire.json", event="mark_as_sent")
-    assert api.get(f"invoices/{body['id']}.json").json()["status"] == "overdue"
-    api.post(f"invoices/{body['id']}/payments.json", {})
-    assert api.get(f"invoices/{body['id']}.json").json()["status"] == "paid"
+    acme_api.post(f"invoices/{body['id']}/fire.json", event="mark_as_sent")
+    assert acme_api.get(f"invoices/{body['id']}.json").json()["status"] == "overdue"
+    acme_api.post(f"invoices/{body['id']}/payments.json", {})
+    assert acme_api.get(f"invoices/{body['id']}.json").json()["status"] == "paid"
 
 
-def test_it_serves_the_pdf_after_a_first_204(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    first = api.get(f"invoices/{invoice_id}/download.pdf")
+def test_it_serves_the_pdf_after_a_first_204(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    first = acme_api.get(f"invoices/{invoice_id}/download.pdf")
     assert first.status_code == 204
-    second = api.get(f"invoices/{invoice_id}/download.pdf")
+    second = acme_api.get(f"invoices/{invoice_id}/download.pdf")
     assert second.status_code == 200
     assert second["Content-Type"] == "application/pdf"
     assert second.content.startswith(b"%PDF-1.4")
@@ -445,10 +442,10 @@ def test_it_serves_the_pdf_after_a_first_204(api, subject):
     assert b"Apple Czech s.r.o." in second.content
 
 
-def test_it_updates_an_invoice_and_refuses_while_locked(api, subject):
-    body = create(api, subject).json()
+def test_it_updates_an_invoice_and_refuses_while_locked(acme_api, subject):
+    body = create(acme_api, subject).json()
     line_id = body["lines"][0]["id"]
-    response = api.patch(
+    response = acme_api.patch(
         f"invoices/{body['id']}.json",
         {
             "note": "Updated",
@@ -470,19 +467,19 @@ def test_it_updates_an_invoice_and_refuses_while_locked(api, subject):
     assert updated["subtotal"] == "1500.0"
     assert updated["total"] == "1815.0"
 
-    api.post(f"invoices/{body['id']}/fire.json", event="lock")
-    locked = api.patch(f"invoices/{body['id']}.json", {"note": "Again"})
+    acme_api.post(f"invoices/{body['id']}/fire.json", event="lock")
+    locked = acme_api.patch(f"invoices/{body['id']}.json", {"note": "Again"})
     assert locked.status_code == 403
     assert locked.json() == {
         "error": "document_locked",
         "error_description": "Document first needs to be unlocked to perform the action",
     }
-    deleted = api.delete(f"invoices/{body['id']}.json")
+    deleted = acme_api.delete(f"invoices/{body['id']}.json")
     assert deleted.status_code == 422
     assert deleted.json() == {"errors": {"document": ["Document cannot be deleted"]}}
 
 
-def test_it_deletes_an_unlocked_invoice(api, subject):
-    invoice_id = create(api, subject).json()["id"]
-    assert api.delete(f"invoices/{invoice_id}.json").status_code == 204
-    assert api.get(f"invoices/{invoice_id}.json").status_code == 404
+def test_it_deletes_an_unlocked_invoice(acme_api, subject):
+    invoice_id = create(acme_api, subject).json()["id"]
+    assert acme_api.delete(f"invoices/{invoice_id}.json").status_code == 204
+    assert acme_api.get(f"invoices/{invoice_id}.json").status_code == 404

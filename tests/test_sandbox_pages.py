@@ -8,27 +8,14 @@ from django.urls import NoReverseMatch, reverse
 
 from fakturoid_sandbox.control import ensure_account, ensure_subject
 from fakturoid_sandbox.models import Account, Credential, Subject
-from fakturoid_sandbox.testing import USER_AGENT, SandboxClient, sandbox_mounted
+from fakturoid_sandbox.testing import USER_AGENT, sandbox_mounted
 
 BANNER = "Fakturoid sandbox — not the real Fakturoid"
 XSS = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
-
-
-@pytest.fixture
-def api(db, sandbox_on) -> SandboxClient:
-    api = SandboxClient(ensure_account("acme", name="Acme s.r.o."))
-    api.authenticate()
-    return api
-
-
-@pytest.fixture
-def invoice(api):
+def invoice(sandbox_api):
     subject = ensure_subject(
         "acme",
         name=f"Evil {XSS} s.r.o.",
@@ -39,7 +26,7 @@ def invoice(api):
         city="Praha",
         zip="11000",
     )
-    response = api.post(
+    response = sandbox_api.post(
         "invoices.json",
         {
             "subject_id": subject.pk,
@@ -97,23 +84,23 @@ def test_it_shows_contacts_and_a_contact(client, invoice):
     assert invoice["number"] in text
 
 
-def test_it_shows_whether_the_account_has_a_bank_account(client, api):
+def test_it_shows_whether_the_account_has_a_bank_account(client, sandbox_api):
     assert "2400123456/2010" in page(client, "/sandbox/fakturoid/acme/settings/bank_accounts")
     ensure_account("acme", bank_account=False)
     text = page(client, "/sandbox/fakturoid/acme/settings/bank_accounts")
     assert "No bank account is set up." in text
 
 
-def test_it_lists_the_accounts_without_their_secrets(client, api):
+def test_it_lists_the_accounts_without_their_secrets(client, sandbox_api):
     text = page(client, "/sandbox/fakturoid/")
     assert "acme" in text
-    assert api.credential.client_secret not in text
+    assert sandbox_api.credential.client_secret not in text
     response = client.get("/sandbox/fakturoid/acme/")
     assert response.status_code == 302
     assert response["Location"] == "/sandbox/fakturoid/acme/invoices"
 
 
-def test_it_answers_404_for_unknown_pages(client, api, invoice):
+def test_it_answers_404_for_unknown_pages(client, sandbox_api, invoice):
     assert client.get("/sandbox/fakturoid/nobody/invoices").status_code == 404
     assert client.get("/sandbox/fakturoid/acme/invoices/999").status_code == 404
     assert client.get("/sandbox/fakturoid/acme/subjects/999").status_code == 404

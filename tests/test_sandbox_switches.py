@@ -20,7 +20,8 @@ from fakturoid_sandbox.control import (
 )
 from fakturoid_sandbox.models import Account, Invoice, Token
 from fakturoid_sandbox.services import create_invoice
-from fakturoid_sandbox.testing import USER_AGENT, SandboxClient, basic_auth, sandbox_mounted
+from fakturoid_sandbox.testing import USER_AGENT, SandboxClient, basic_auth
+from tests.support.live_server import wait_for_live_server_threads
 
 DEFAULT_STATE = {
     "rate_limit": {"quota": 400, "window": 60},
@@ -36,17 +37,7 @@ LINES = [{"name": "PPC management", "unit_price": "1000", "vat_rate": 21}]
 RATE_LIMIT = re.compile(r"default;r=(\d+);t=(\d+)")
 
 
-@pytest.fixture(autouse=True)
-def sandbox_on():
-    with sandbox_mounted(True):
-        yield
-
-
-@pytest.fixture
-def api(db) -> SandboxClient:
-    api = SandboxClient(ensure_account("acme", name="Acme s.r.o."))
-    api.authenticate()
-    return api
+pytestmark = pytest.mark.usefixtures("sandbox_on")
 
 
 def remaining(response) -> int:
@@ -56,12 +47,12 @@ def remaining(response) -> int:
 # Rate limiting
 
 
-def test_it_sends_rate_limit_headers_on_every_answer(api):
+def test_it_sends_rate_limit_headers_on_every_answer(sandbox_api):
     responses = [
-        api.get("account.json"),
-        api.get("subjects/404.json"),
-        api.post("subjects.json", {}),
-        api.request_token(),
+        sandbox_api.get("account.json"),
+        sandbox_api.get("subjects/404.json"),
+        sandbox_api.post("subjects.json", {}),
+        sandbox_api.request_token(),
     ]
     assert [r.status_code for r in responses] == [200, 404, 422, 200]
     for response in responses:
@@ -72,9 +63,9 @@ def test_it_sends_rate_limit_headers_on_every_answer(api):
     assert [remaining(r) for r in responses] == [398, 397, 396, 395]
 
 
-def test_it_answers_429_past_the_quota_until_the_window_ends(api):
+def test_it_answers_429_past_the_quota_until_the_window_ends(sandbox_api):
     update_state("acme", rate_limit={"quota": 3, "window": 30})
-    answers = [api.get("account.json") for _ in range(5)]
+    answers = [sandbox_api.get("account.json") for _ in range(5)]
     assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]
     assert [remaining(r) for r in answers] == [2, 1, 0, 0, 0]
     assert answers[3].json() == {
@@ -83,22 +74,22 @@ def test_it_answers_429_past_the_quota_until_the_window_ends(api):
     }
     assert answers[3]["X-RateLimit-Policy"] == "default;q=3;w=30"
     # The token endpoint counts too once the client is known.
-    assert api.request_token().status_code == 429
+    assert sandbox_api.request_token().status_code == 429
 
     Account.objects.filter(slug="acme").update(
         rate_window_started_at=timezone.now() - timedelta(seconds=30)
     )
-    fresh = api.get("account.json")
+    fresh = sandbox_api.get("account.json")
     assert fresh.status_code == 200
     assert fresh["X-RateLimit"] == "default;r=2;t=30"
 
 
-def test_it_counts_each_account_separately(api):
+def test_it_counts_each_account_separately(sandbox_api):
     update_state("acme", rate_limit={"quota": 1, "window": 60})
     other = SandboxClient(ensure_account("other", name="Other"))
     other.authenticate()
-    assert api.get("account.json").status_code == 200
-    assert api.get("account.json").status_code == 429
+    assert sandbox_api.get("account.json").status_code == 200
+    assert sandbox_api.get("account.json").status_code == 429
     assert other.get("account.json").status_code == 200
 
 
@@ -224,66 +215,66 @@ def test_it_serves_the_switches_over_http(client, db):
     assert client.get("/sandbox/fakturoid/control/nobody.json").status_code == 404
 
 
-def test_it_does_not_count_control_requests_against_the_rate_limit(api, client):
+def test_it_does_not_count_control_requests_against_the_rate_limit(sandbox_api, client):
     update_state("acme", rate_limit={"quota": 1, "window": 60})
     for _ in range(3):
         assert client.get("/sandbox/fakturoid/control/acme.json").status_code == 200
-    assert api.get("account.json").status_code == 200
+    assert sandbox_api.get("account.json").status_code == 200
 
 
-def test_it_answers_402_for_a_blocked_account(api):
+def test_it_answers_402_for_a_blocked_account(sandbox_api):
     update_state("acme", blocked=True)
-    response = api.get("subjects.json")
+    response = sandbox_api.get("subjects.json")
     assert response.status_code == 402
     assert response.json()["error"] == "payment_required"
     assert response.json()["error_description"].startswith("Account blocked")
     assert "X-RateLimit" in response
-    assert api.get("/user.json").status_code == 200  # not account-scoped
+    assert sandbox_api.get("/user.json").status_code == 200  # not account-scoped
     update_state("acme", blocked=False)
-    assert api.get("subjects.json").status_code == 200
+    assert sandbox_api.get("subjects.json").status_code == 200
 
 
-def test_it_fails_the_next_requests_without_carrying_them_out(api):
+def test_it_fails_the_next_requests_without_carrying_them_out(sandbox_api):
     subject = ensure_subject("acme", name="Alza.cz a.s.")
     update_state("acme", fail_next={"status": 503, "count": 2})
     payload = {"subject_id": subject.pk, "lines": LINES, "custom_id": "x-1"}
-    first = api.post("invoices.json", payload)
+    first = sandbox_api.post("invoices.json", payload)
     assert first.status_code == 503
     assert first.json() == {"error": "server_error", "error_description": "Temporarily Unavailable"}
-    second = api.get("invoices.json")
+    second = sandbox_api.get("invoices.json")
     assert second.status_code == 503
     assert "X-RateLimit" in second
     assert not Invoice.objects.exists()
     assert get_state("acme")["fail_next"] is None
-    assert api.post("invoices.json", payload).status_code == 201
+    assert sandbox_api.post("invoices.json", payload).status_code == 201
 
 
-def test_it_carries_out_a_request_and_then_loses_the_response(api):
+def test_it_carries_out_a_request_and_then_loses_the_response(sandbox_api):
     subject = ensure_subject("acme", name="Alza.cz a.s.")
     update_state("acme", fail_next={"status": 500, "after_processing": True})
-    response = api.post(
+    response = sandbox_api.post(
         "invoices.json", {"subject_id": subject.pk, "lines": LINES, "custom_id": "x-1"}
     )
     assert response.status_code == 500
     assert response.json()["error"] == "server_error"
     invoice = Invoice.objects.get(custom_id="x-1")
-    found = api.get("invoices.json", custom_id="x-1").json()
+    found = sandbox_api.get("invoices.json", custom_id="x-1").json()
     assert [item["id"] for item in found] == [invoice.pk]
 
 
-def test_it_can_fail_the_token_request(api):
+def test_it_can_fail_the_token_request(sandbox_api):
     update_state("acme", fail_next={"status": 502, "after_processing": True})
     tokens_before = Token.objects.count()
-    response = api.request_token()
+    response = sandbox_api.request_token()
     assert response.status_code == 502
     assert response.json()["error"] == "server_error"
     assert Token.objects.count() == tokens_before + 1  # issued, but the answer was lost
-    assert api.get("account.json").status_code == 401  # and the old token is revoked
+    assert sandbox_api.get("account.json").status_code == 401  # and the old token is revoked
 
 
-def test_it_fails_with_the_error_body_of_the_status(api):
+def test_it_fails_with_the_error_body_of_the_status(sandbox_api):
     update_state("acme", fail_next={"status": 429})
-    response = api.get("account.json")
+    response = sandbox_api.get("account.json")
     assert response.status_code == 429
     assert response.json() == {
         "error": "too_many_requests",
@@ -291,31 +282,18 @@ def test_it_fails_with_the_error_body_of_the_status(api):
     }
 
 
-def test_it_delays_before_and_after_processing(api):
+def test_it_delays_before_and_after_processing(sandbox_api):
     update_state("acme", delay_ms=150)
     started = time.monotonic()
-    assert api.get("account.json").status_code == 200
+    assert sandbox_api.get("account.json").status_code == 200
     assert time.monotonic() - started >= 0.15
     update_state("acme", delay_ms=0, delay_after_ms=150)
     started = time.monotonic()
-    assert api.get("account.json").status_code == 200
+    assert sandbox_api.get("account.json").status_code == 200
     assert time.monotonic() - started >= 0.15
 
 
 # Over a real socket
-
-
-def wait_for_live_server_threads(limit: float = 30) -> None:
-    """Wait until the live server has finished every request it is still handling.
-
-    With SQLite the live server shares the test's database connection, and it closes it after
-    each request: a test must neither touch the database nor end while a request thread runs.
-    """
-    deadline = time.monotonic() + limit
-    while any(thread.name.endswith("(process_request_thread)") for thread in threading.enumerate()):
-        busy = [t.name for t in threading.enumerate() if t.name.endswith("request_thread)")]
-        assert time.monotonic() < deadline, f"the live server did not finish: {busy}"
-        time.sleep(0.01)
 
 
 class LiveApi:

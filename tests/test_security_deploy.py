@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.test import Client as HttpClient
 
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"

@@ -17,12 +17,12 @@ from django.urls import reverse
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from agencies.forms import SLUG_RE
 from agencies.models import FakturoidSettings, Membership
 from clients.forms import BillingItemFormSet, ContactFormSet, ProjectFormSet
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import parse_month
 from fakturoid import client as fakturoid_client
+from fakturoid.forms import SLUG_RE
 from fakturoid.models import Invoice
 
 HYPOTHESIS = settings(

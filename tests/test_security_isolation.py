@@ -26,7 +26,7 @@ from django.utils import timezone
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from fakturoid.models import ApiCall, Invoice
-from tests.conftest import login
+from tests.support import login
 
 User = get_user_model()
 
@@ -345,8 +345,8 @@ def test_it_walks_the_known_pages_and_actions():
         "clients:delete",
         "agencies:members",
         "agencies:member_role",
-        "agencies:fakturoid",
-        "agencies:integration_log",
+        "fakturoid:settings",
+        "fakturoid:integration_log",
         "fakturoid:invoice_preview",
         "fakturoid:invoice_create",
         "fakturoid:invoice_pdf",
@@ -362,8 +362,8 @@ def test_it_finds_the_views_that_only_accept_post():
         "agencies:switch",
         "agencies:member_role",
         "agencies:member_remove",
-        "agencies:fakturoid_verify",
-        "agencies:fakturoid_disconnect",
+        "fakturoid:verify",
+        "fakturoid:disconnect",
         "fakturoid:match",
         "fakturoid:link",
         "fakturoid:create_subject",

@@ -5,11 +5,9 @@ DEBUG, for every logger) when verification fails, in the FakturoidError raised, 
 ApiCall log, in cookies or the session, or in the Django admin.
 """
 
-import json
 import logging
 import traceback
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,28 +18,19 @@ from django.utils import timezone
 
 from agencies import fields
 from agencies.models import FakturoidSettings
-from fakturoid import client as fakturoid_client
-from fakturoid import services
-from fakturoid.client import FakturoidError
+from fakturoid import errors
+from fakturoid.errors import FakturoidError
 from fakturoid.models import ApiCall
-from tests.conftest import login
+from fakturoid.services import connection as connection_service
+from tests.support import FAKTUROID_API as API
+from tests.support import login
+from tests.support.fakturoid_mocks import payload
 
-API = "https://fakturoid.test/api/v3"
 SECRET = "s3cret-7d1e0c9b8a-never-shown"
 STORED_TOKEN = "stored-token-4f3e2d1c0b9a-never-shown"
 NEW_TOKEN = "new-token-a1b2c3d4e5f6-never-shown"
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
 
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_api(settings, monkeypatch) -> None:
-    settings.FAKTUROID_API_URL = API
-    settings.FAKTUROID_CONTACT_EMAIL = "ops@backoffice.example"
-    monkeypatch.setattr(fakturoid_client, "_sleep", lambda seconds: None)
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 @pytest.fixture
@@ -58,7 +47,7 @@ def use_keys(settings):  # noqa: ANN201
 
 
 @pytest.fixture
-def connected(agency) -> FakturoidSettings:
+def stored_secrets(agency) -> FakturoidSettings:
     """Saved, verified settings holding the Secret ID and a token good for another hour."""
     return FakturoidSettings.objects.create(
         agency=agency,
@@ -186,8 +175,8 @@ def form_data(**changes: str) -> dict:
 def test_it_never_shows_the_secret_or_token_after_a_successful_save(owner_http, agency):
     with responses.RequestsMock() as mock:
         mock.post(f"{API}/oauth/token", json={"access_token": NEW_TOKEN, "expires_in": 7200})
-        mock.get(f"{API}/user.json", json=fixture("user.json"))
-        mock.get(f"{API}/accounts/applecorp/account.json", json=fixture("account.json"))
+        mock.get(f"{API}/user.json", json=payload("user.json"))
+        mock.get(f"{API}/accounts/applecorp/account.json", json=payload("account.json"))
 
         response = owner_http.post("/agency/settings/fakturoid/", form_data(), follow=True)
 
@@ -201,7 +190,7 @@ def test_it_never_shows_the_secret_or_token_after_a_successful_save(owner_http, 
 
 @pytest.mark.parametrize("status", [401, 500])
 def test_it_never_shows_the_secret_after_a_failed_save(owner_http, agency, status):
-    body = fixture("invalid_client.json") if status == 401 else {"error": "Internal error"}
+    body = payload("invalid_client.json") if status == 401 else {"error": "Internal error"}
     with responses.RequestsMock() as mock:
         mock.post(f"{API}/oauth/token", status=status, json=body)
 
@@ -218,7 +207,7 @@ def test_it_never_shows_the_secret_after_a_failed_save(owner_http, agency, statu
 
 FAILURES = {
     "token refused": lambda mock: mock.post(
-        f"{API}/oauth/token", status=401, json=fixture("invalid_client.json")
+        f"{API}/oauth/token", status=401, json=payload("invalid_client.json")
     ),
     "server error": lambda mock: mock.get(
         f"{API}/user.json", status=500, json={"error": "Internal error"}
@@ -262,31 +251,33 @@ def test_it_keeps_credentials_out_of_logs_when_saving_fails(owner_http, agency, 
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_it_keeps_credentials_out_of_logs_when_verifying_fails(owner, connected, caplog, failure):
+def test_it_keeps_credentials_out_of_logs_when_verifying_fails(
+    owner, stored_secrets, caplog, failure
+):
     """ "Verify now" with a stored token: a 401 makes it fetch a new one, which also fails."""
     http = login(owner)
     log_everything(caplog)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         if failure == "token refused":
-            mock.get(f"{API}/user.json", status=401, json=fixture("invalid_token.json"))
+            mock.get(f"{API}/user.json", status=401, json=payload("invalid_token.json"))
         arm(mock, failure)
 
         response = http.post("/agency/settings/fakturoid/verify/", follow=True)
 
     assert response.status_code == 200
-    assert ApiCall.objects.filter(agency=connected.agency).exists()
+    assert ApiCall.objects.filter(agency=stored_secrets.agency).exists()
     assert_hidden(everything_recorded(caplog, response), SECRET, STORED_TOKEN, NEW_TOKEN)
 
 
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_it_keeps_credentials_out_of_the_error_raised(connected, failure):
-    connected.access_token = ""  # start with a token request, so both credentials are used
-    connected.save()
+def test_it_keeps_credentials_out_of_the_error_raised(stored_secrets, failure):
+    stored_secrets.access_token = ""  # start with a token request, so both credentials are used
+    stored_secrets.save()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         arm(mock, failure)
 
         with pytest.raises(FakturoidError) as raised:
-            services.verify_connection(fakturoid=connected)
+            connection_service.verify_connection(fakturoid=stored_secrets)
 
     error = raised.value
     described = [
@@ -294,10 +285,10 @@ def test_it_keeps_credentials_out_of_the_error_raised(connected, failure):
         repr(error),
         error.message,
         str(error.errors),
-        services.explain(error),
+        errors.explain(error),
         "".join(traceback.format_exception(error)),  # the chained requests errors too
-        repr(connected),
-        str(connected),
+        repr(stored_secrets),
+        str(stored_secrets),
     ]
     assert_hidden("\n".join(described), SECRET, NEW_TOKEN)
 
@@ -305,11 +296,11 @@ def test_it_keeps_credentials_out_of_the_error_raised(connected, failure):
 # --- The Django admin -----------------------------------------------------------------------
 
 
-def test_it_keeps_credentials_out_of_the_admin(make_user, connected):
+def test_it_keeps_credentials_out_of_the_admin(make_user, stored_secrets):
     admin = make_user("admin", is_staff=True, is_superuser=True)
     http = login(admin)
     ApiCall.objects.create(
-        agency=connected.agency,
+        agency=stored_secrets.agency,
         method="GET",
         path="/accounts/applecorp/subjects.json?custom_id=abc-c1",
         status=200,
@@ -318,11 +309,11 @@ def test_it_keeps_credentials_out_of_the_admin(make_user, connected):
     call = ApiCall.objects.get()
     pages = [
         "/admin/agencies/fakturoidsettings/",
-        f"/admin/agencies/fakturoidsettings/{connected.pk}/change/",
-        f"/admin/agencies/fakturoidsettings/{connected.pk}/history/",
+        f"/admin/agencies/fakturoidsettings/{stored_secrets.pk}/change/",
+        f"/admin/agencies/fakturoidsettings/{stored_secrets.pk}/history/",
         "/admin/fakturoid/apicall/",
         f"/admin/fakturoid/apicall/{call.pk}/change/",
-        f"/admin/agencies/agency/{connected.agency.pk}/change/",
+        f"/admin/agencies/agency/{stored_secrets.agency.pk}/change/",
     ]
 
     responses_ = [http.get(page) for page in pages]

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -7,7 +7,7 @@ from agencies.models import Agency, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.validators import ico_checksum_ok
 from demo.management.commands.seed_demo import seed_agencies
-from tests.conftest import login
+from tests.support import login
 
 User = get_user_model()
 MODELS = [User, Agency, Membership, Label, Client, ContactPerson, Project, BillingItem]
@@ -82,3 +82,18 @@ def test_it_seeds_logins_for_the_demo_and_a_separate_rival_agency(db):
     assert set(names) == set(
         Client.objects.filter(agency=rival_agency).values_list("name", flat=True)
     )
+
+
+def test_it_records_when_it_relinks_a_client_to_its_demo_contact(db):
+    call_command("seed_demo")
+    linked = Client.objects.exclude(fakturoid_subject_id=None).order_by("pk").first()
+    long_ago = linked.updated_at - timedelta(days=30)
+    Client.objects.filter(pk=linked.pk).update(
+        fakturoid_subject_id=None, fakturoid_link_source="", updated_at=long_ago
+    )
+
+    call_command("seed_demo")
+
+    linked.refresh_from_db()
+    assert linked.fakturoid_subject_id is not None
+    assert linked.updated_at > long_ago

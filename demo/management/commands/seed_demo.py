@@ -638,9 +638,7 @@ def seed_fakturoid(*, agency: Agency, clients: list[Client]) -> FakturoidSetting
             zip=client.zip,
         )
         if index < 3 and client.fakturoid_subject_id != subject.id:
-            client.fakturoid_subject_id = subject.id
-            client.fakturoid_link_source = Client.LinkSource.REGISTRATION_NO
-            client.save(update_fields=["fakturoid_subject_id", "fakturoid_link_source"])
+            client.link_to_contact(subject.id, source=Client.LinkSource.REGISTRATION_NO)
     by_email, ambiguous = ordered[6], ordered[7]
     ensure_subject(SANDBOX_SLUG, name="Účtárna – " + by_email.name, email=by_email.email)
     ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Praha")

@@ -7,7 +7,6 @@ import base64
 import copy
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,11 +15,11 @@ from django.utils import timezone
 from responses import matchers
 
 from agencies.models import FakturoidSettings
-from fakturoid import services
-from fakturoid.client import AuthenticationError
+from fakturoid.errors import AuthenticationError
+from fakturoid.services import connection
+from tests.support import FAKTUROID_API as API
+from tests.support.fakturoid_mocks import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
-API = "https://app.fakturoid.cz/api/v3"
 URL = "/agency/settings/fakturoid/"
 VERIFY_URL = "/agency/settings/fakturoid/verify/"
 DISCONNECT_URL = "/agency/settings/fakturoid/disconnect/"
@@ -254,7 +253,7 @@ def test_a_refused_save_leaves_the_agency_with_its_stored_settings(api, agency, 
     fakturoid.api_client_id, fakturoid.api_client_secret = "client-id-new", SECRET
 
     with pytest.raises(AuthenticationError):
-        services.connect(fakturoid=fakturoid, credentials_changed=True)
+        connection.connect(fakturoid=fakturoid, credentials_changed=True)
 
     assert agency.fakturoid_settings is fakturoid
 
@@ -349,7 +348,7 @@ def test_verify_now_says_why_it_failed(api, owner_http, agency, working):
 
     [(level, text)] = flashed(response)
     assert level == "error"
-    assert "did not accept the Client ID or Secret ID" in text
+    assert "does not accept this Client ID and Secret ID" in text
 
 
 # --- The Secret ID is write-only ------------------------------------------------------------

@@ -8,21 +8,18 @@ from django.utils import timezone
 
 from agencies.models import FakturoidSettings
 from fakturoid.models import ApiCall
+from tests.support import FAKTUROID_API as API
 
-API = "https://fakturoid.test/api/v3"
 LOG_URL = "/agency/settings/integration-log/"
 TOKEN = "log-token-5e6f7a8b9c0d1e2f"
+
+pytestmark = pytest.mark.usefixtures("fakturoid_config")
 
 
 def api_call(agency, path: str, *, status: int | None = 200, **fields) -> ApiCall:  # noqa: ANN001
     fields.setdefault("method", "GET")
     fields.setdefault("duration_ms", 42)
     return ApiCall.objects.create(agency=agency, path=path, status=status, **fields)
-
-
-@pytest.fixture(autouse=True)
-def fakturoid_api(settings) -> None:
-    settings.FAKTUROID_API_URL = API
 
 
 def test_it_lists_the_agencys_calls_newest_first(owner_http, agency):

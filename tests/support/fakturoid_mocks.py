@@ -12,9 +12,9 @@ from responses import RequestsMock, matchers
 
 from clients.models import Client
 from clients.months import iso_month
-from tests.conftest import FAKTUROID_API
+from tests.support import FAKTUROID_API
 
-FIXTURES = Path(__file__).parent / "fixtures" / "fakturoid"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fakturoid"
 ACCOUNT = f"{FAKTUROID_API}/accounts/acme"
 RATE = {"X-RateLimit-Policy": "default;q=400;w=60", "X-RateLimit": "default;r=390;t=40"}
 OCTOBER = date(2026, 10, 1)

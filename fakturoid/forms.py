@@ -1,0 +1,152 @@
+"""Settings → Fakturoid, and the check of a Fakturoid Client ID typed into the client form."""
+
+import re
+
+from django import forms
+from django.core.validators import MaxValueValidator
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency, FakturoidSettings
+from fakturoid.documents import Subject
+from fakturoid.errors import FakturoidError, NotFound, explain
+from fakturoid.services.matching import check_subject
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
+SLUG_IN_URL = re.compile(r"^(?:https?://)?[^/]*fakturoid\.cz/(?:api/v\d/accounts/)?([^/?#]+)")
+
+
+def parse_account_slug(value: str) -> str:
+    """'mojefirma' or a pasted 'https://app.fakturoid.cz/mojefirma/invoices' → 'mojefirma'."""
+    value = value.strip()
+    match = SLUG_IN_URL.match(value)
+    if match:
+        value = match[1]
+    return value.strip("/").lower()
+
+
+def validate_header_safe(value: str) -> None:
+    """Fakturoid credentials and the contact e-mail travel in HTTP headers: plain ASCII only.
+
+    Anything else is a bad paste, and could not be sent at all (HTTP headers are Latin-1).
+    """
+    if not (value.isascii() and value.isprintable()):
+        raise forms.ValidationError(
+            _(
+                "Use only letters, digits and punctuation without diacritics: Fakturoid "
+                "receives this value in a request header."
+            ),
+            code="not_ascii",
+        )
+
+
+class FakturoidSettingsForm(forms.ModelForm):
+    """Settings → Fakturoid. The Secret ID is write-only: left blank it keeps the stored one."""
+
+    class Meta:
+        model = FakturoidSettings
+        fields = [
+            "account_slug",
+            "due_days",
+            "api_client_id",
+            "api_client_secret",
+            "contact_email",
+            "default_period",
+        ]
+        labels = {
+            "account_slug": _("Organisation name"),
+            "due_days": _("Payment due date (days)"),
+            "api_client_id": _("Client ID"),
+            "api_client_secret": _("Secret ID"),
+            "contact_email": _("Contact e-mail"),
+            "default_period": _("Invoice icon bills"),
+        }
+        help_texts = {
+            "account_slug": _(
+                "The name in your Fakturoid address, e.g. mojefirma in "
+                "https://app.fakturoid.cz/mojefirma/invoices. You can paste the whole address."
+            ),
+            "due_days": _("Days from issue to due date on the invoices we create (0–365)."),
+            "api_client_id": _("Fakturoid → Settings → User account → API v3 credentials."),
+            "contact_email": _(
+                "Sent to Fakturoid with every request (they require a contact). "
+                "Usually your administrator's e-mail."
+            ),
+        }
+        widgets = {
+            "api_client_secret": forms.PasswordInput(render_value=False),
+            "account_slug": forms.TextInput(attrs={"autocomplete": "off"}),
+            "api_client_id": forms.TextInput(attrs={"autocomplete": "off"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stored_secret = self.instance.api_client_secret
+        self.stored_credentials = self._credentials(vars(self.instance))
+        self.fields["account_slug"].required = True
+        self.fields["api_client_id"].required = True
+        self.fields["due_days"].min_value = 0
+        self.fields["due_days"].max_value = 365
+        self.fields["due_days"].widget.attrs.update({"min": 0, "max": 365})
+        self.fields["due_days"].validators.append(MaxValueValidator(365))
+        secret = self.fields["api_client_secret"]
+        secret.required = not self.stored_secret
+        if self.stored_secret:
+            secret.help_text = _("A Secret ID is stored. Leave blank to keep it.")
+        else:
+            secret.help_text = _("Shown once in Fakturoid next to the Client ID.")
+
+    def clean_account_slug(self) -> str:
+        slug = parse_account_slug(self.cleaned_data["account_slug"])
+        if not SLUG_RE.match(slug):
+            raise forms.ValidationError(
+                _(
+                    "Use the organisation name from your Fakturoid address (letters, digits, "
+                    "dashes), e.g. mojefirma."
+                )
+            )
+        return slug
+
+    def clean_api_client_id(self) -> str:
+        client_id = self.cleaned_data["api_client_id"].strip()
+        validate_header_safe(client_id)
+        return client_id
+
+    def clean_api_client_secret(self) -> str:
+        secret = self.cleaned_data["api_client_secret"].strip()
+        validate_header_safe(secret)
+        return secret or self.stored_secret
+
+    def clean_contact_email(self) -> str:
+        email = self.cleaned_data["contact_email"]
+        validate_header_safe(email)
+        return email
+
+    @property
+    def credentials_changed(self) -> bool:
+        return self._credentials(self.cleaned_data) != self.stored_credentials
+
+    @staticmethod
+    def _credentials(values: dict) -> tuple:
+        return tuple(
+            values.get(name) for name in ("account_slug", "api_client_id", "api_client_secret")
+        )
+
+
+def validate_subject_id(*, agency: Agency, subject_id: int) -> Subject:
+    """The client form's check of a newly typed Fakturoid Client ID: the contact, or a
+    ValidationError saying why it cannot be used. Plugged into `clients.forms` by
+    `FakturoidConfig.ready()`, since clients does not import fakturoid."""
+    try:
+        return check_subject(agency=agency, subject_id=subject_id)
+    except NotFound as error:
+        raise forms.ValidationError(
+            _("Fakturoid has no contact with ID %(id)s."),
+            code="unknown_subject",
+            params={"id": subject_id},
+        ) from error
+    except FakturoidError as error:
+        raise forms.ValidationError(
+            _("The Fakturoid Client ID could not be checked: %(error)s"),
+            code="unchecked_subject",
+            params={"error": explain(error)},
+        ) from error

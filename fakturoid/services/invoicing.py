@@ -1,0 +1,235 @@
+"""A client's invoice for a month: built from our data (`InvoiceDraft`, also the preview) and
+created in Fakturoid exactly once (claimed locally under its custom_id before the POST, looked
+up by custom_id after any answer we did not get)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clients.models import BillingItem, Client
+from clients.months import first_day, format_month, last_day
+from fakturoid.client import FakturoidClient
+from fakturoid.configuration import configured_settings
+from fakturoid.documents import InvoiceDocument
+from fakturoid.errors import (
+    AlreadyInvoiced,
+    ConfigurationError,
+    FakturoidError,
+    NothingToBill,
+    explain,
+)
+from fakturoid.models import Invoice, invoice_custom_id
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """One line of our draft (what we would send), not a line of Fakturoid's document."""
+
+    name: str
+    unit_price: Decimal
+    vat_rate: int | None
+
+    @property
+    def vat(self) -> Decimal:
+        if not self.vat_rate:
+            return Decimal("0.00")
+        return (self.unit_price * self.vat_rate / 100).quantize(CENT, ROUND_HALF_UP)
+
+    def as_payload(self) -> dict:
+        line = {"name": self.name, "quantity": "1", "unit_price": str(self.unit_price)}
+        if self.vat_rate is not None:
+            line["vat_rate"] = self.vat_rate
+        return line
+
+
+@dataclass(frozen=True)
+class InvoiceDraft:
+    """What we would send to Fakturoid for a client and month; also shown as the preview."""
+
+    client: Client
+    period: date
+    lines: tuple[DraftLine, ...]
+    currency: str
+    payload: dict
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.unit_price for line in self.lines), Decimal("0.00"))
+
+    @property
+    def vat(self) -> Decimal:
+        return sum((line.vat for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.vat
+
+
+def build_invoice(*, client: Client, period: date, today: date | None = None) -> InvoiceDraft:
+    """The invoice for `client` and month `period` from our data, per DESIGN "Invoice content".
+
+    One line per monthly item running in the month and per one-off item of the month, of every
+    active project. No VAT rates when the Fakturoid account is not a VAT payer.
+    Raises ConfigurationError (Fakturoid not set up or client not linked) or NothingToBill.
+    """
+    fakturoid = configured_settings(client.agency)
+    if not client.fakturoid_subject_id:
+        raise ConfigurationError(
+            _("%(client)s is not linked to a Fakturoid contact yet.") % {"client": client.name}
+        )
+    period = first_day(period)
+    items = (
+        BillingItem.objects.for_month(period)
+        .filter(project__client=client, project__active=True)
+        .select_related("project")
+        .order_by("project__name", "project_id", "kind", "description", "pk")
+    )
+    label = format_month(period)
+    lines = tuple(
+        DraftLine(
+            name=f"{item.project.name} – {item.description} ({label})",
+            unit_price=item.amount,
+            vat_rate=item.vat_rate if fakturoid.is_vat_payer else None,
+        )
+        for item in items
+    )
+    if not lines:
+        raise NothingToBill(
+            _("%(client)s has nothing to bill for %(period)s.")
+            % {"client": client.name, "period": label}
+        )
+    issued_on = today or timezone.localdate()
+    payload = {
+        "custom_id": invoice_custom_id(agency=client.agency, client_id=client.pk, period=period),
+        "subject_id": client.fakturoid_subject_id,
+        "issued_on": issued_on.isoformat(),
+        "taxable_fulfillment_due": last_day(period).isoformat(),
+        "due": fakturoid.due_days,
+        "currency": client.currency,
+        "note": _("Invoice for services in %(period)s.") % {"period": label},
+        "lines": [line.as_payload() for line in lines],
+    }
+    return InvoiceDraft(client, period, lines, client.currency, payload)
+
+
+def _claim(*, draft: InvoiceDraft, user) -> tuple[Invoice, bool]:  # noqa: ANN001
+    """Claim the local invoice row before anything is sent.
+
+    Returns (invoice, needs_lookup): needs_lookup is True when an earlier attempt may already
+    have created the invoice in Fakturoid. Raises AlreadyInvoiced when the invoice exists or
+    another request is creating it right now.
+    """
+    client = draft.client
+    custom_id = draft.payload["custom_id"]
+    fields = {
+        "agency": client.agency,
+        "client": client,
+        "period": draft.period,
+        "state": Invoice.State.PENDING,
+        "currency": draft.currency,
+        "lines": draft.payload["lines"],
+        "created_by": user,
+    }
+    try:
+        with transaction.atomic():
+            return Invoice.objects.create(custom_id=custom_id, **fields), False
+    except IntegrityError:
+        pass
+    invoice = Invoice.objects.select_related("client").get(custom_id=custom_id)
+    # Compare-and-set: of several simultaneous retries exactly one moves the row to pending.
+    taken = (
+        Invoice.objects.filter(pk=invoice.pk)
+        .retryable()
+        .update(
+            state=Invoice.State.PENDING,
+            error="",
+            lines=fields["lines"],
+            currency=fields["currency"],
+            created_by=user,
+            updated_at=timezone.now(),
+        )
+    )
+    if not taken:
+        invoice.refresh_from_db()
+        raise AlreadyInvoiced(invoice)
+    invoice.refresh_from_db()
+    return invoice, True
+
+
+def _web_url(value: str | None) -> str:
+    """A link we may put in an href: only http(s) addresses, never `javascript:` and the like."""
+    return value if value and value.startswith(("https://", "http://")) else ""
+
+
+def _record_created(invoice: Invoice, document: InvoiceDocument) -> Invoice:
+    invoice.state = Invoice.State.CREATED
+    invoice.error = ""
+    invoice.fakturoid_id = document.id
+    invoice.number = document.number or ""
+    invoice.status = document.status or ""
+    invoice.html_url = _web_url(document.html_url)
+    invoice.public_html_url = _web_url(document.public_html_url)
+    invoice.pdf_url = _web_url(document.pdf_url)
+    invoice.subtotal = document.subtotal
+    invoice.total = document.total
+    invoice.currency = document.currency or invoice.currency
+    invoice.save()
+    return invoice
+
+
+def _record_failure(invoice: Invoice, *, state: str, error: FakturoidError) -> None:
+    invoice.state = state
+    invoice.error = explain(error)
+    invoice.save(update_fields=["state", "error", "updated_at"])
+
+
+def create_invoice(*, client: Client, period: date, user) -> Invoice:  # noqa: ANN001
+    """Create the client's invoice for `period` in Fakturoid, exactly once.
+
+    The local row (unique custom_id) is claimed before the POST, so a second click or browser
+    gets AlreadyInvoiced. After an attempt whose outcome is unknown (timeout, lost response)
+    the invoice is looked up by custom_id before anything is POSTed again.
+    Returns the created Invoice. Raises AlreadyInvoiced, NothingToBill, ConfigurationError or
+    the FakturoidError that stopped it (the row then records it as failed or unknown).
+    """
+    draft = build_invoice(client=client, period=period)
+    invoice, needs_lookup = _claim(draft=draft, user=user)
+    fakturoid_api = FakturoidClient.for_agency(client.agency)
+    try:
+        if needs_lookup:
+            found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)
+            if found:
+                return _record_created(invoice, found[0])
+        document = fakturoid_api.create_invoice(draft.payload)
+    except FakturoidError as error:
+        if not error.maybe_processed:
+            _record_failure(invoice, state=Invoice.State.FAILED, error=error)
+            raise
+        return _recover(invoice, fakturoid_api, error)
+    except BaseException:
+        # Anything unexpected: the POST may or may not have happened; the next click looks up.
+        Invoice.objects.filter(pk=invoice.pk).update(state=Invoice.State.UNKNOWN)
+        raise
+    return _record_created(invoice, document)
+
+
+def _recover(invoice: Invoice, fakturoid_api: FakturoidClient, error: FakturoidError):
+    """The POST may have been carried out: look it up before saying anything."""
+    try:
+        found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)
+    except FakturoidError:
+        found = []
+    if found:
+        logger.info("Invoice %s was created despite %s", invoice.custom_id, type(error).__name__)
+        return _record_created(invoice, found[0])
+    _record_failure(invoice, state=Invoice.State.UNKNOWN, error=error)
+    raise error

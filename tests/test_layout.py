@@ -1,0 +1,40 @@
+"""The apps depend on each other in one direction: fakturoid → clients → agencies."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ["agencies", "clients", "fakturoid", "fakturoid_sandbox", "demo"]
+# What each app may import; production code imports neither the sandbox nor the demo.
+ALLOWED = {
+    "agencies": set(),
+    "clients": {"agencies"},
+    "fakturoid": {"agencies", "clients"},
+}
+
+
+def imported_apps(app: str) -> set[str]:
+    found = set()
+    for path in (ROOT / app).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            found |= {name.split(".")[0] for name in names} & set(APPS)
+    return found - {app}
+
+
+@pytest.mark.parametrize("app", sorted(ALLOWED))
+def test_it_imports_only_the_apps_below_it(app):
+    assert imported_apps(app) <= ALLOWED[app]
+
+
+def test_no_two_apps_import_each_other():
+    graph = {app: imported_apps(app) for app in APPS}
+    pairs = {(a, b) for a in APPS for b in graph[a] if a in graph[b]}
+    assert not pairs
