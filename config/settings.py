@@ -184,6 +184,10 @@ FAKTUROID_CONTACT_EMAIL = env("FAKTUROID_CONTACT_EMAIL", default="")
 FAKTUROID_CONNECT_TIMEOUT = env.float("FAKTUROID_CONNECT_TIMEOUT", default=5.0)
 FAKTUROID_READ_TIMEOUT = env.float("FAKTUROID_READ_TIMEOUT", default=20.0)
 FAKTUROID_MAX_RATE_LIMIT_WAIT = env.float("FAKTUROID_MAX_RATE_LIMIT_WAIT", default=5.0)
+# Background workers wait for the account's request budget up to this long (then the task is
+# deferred) and leave this many requests of every rate-limit window to people in the browser.
+FAKTUROID_BACKGROUND_MAX_WAIT = env.float("FAKTUROID_BACKGROUND_MAX_WAIT", default=30.0)
+FAKTUROID_RATE_LIMIT_RESERVE = env.int("FAKTUROID_RATE_LIMIT_RESERVE", default=5)
 
 # Background work (month-end runs, status sync, sending) on Django's tasks API. The database
 # backend needs nothing but our database (`python manage.py db_worker`); on Redis, RQ workers
