@@ -433,12 +433,22 @@ def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
 @login_not_required
 @csrf_exempt
 def control_state(request: HttpRequest, slug: str) -> HttpResponse:
-    """GET the account's switches; POST a JSON object of the switches to change."""
+    """GET the account's switches; POST a JSON object of the switches to change.
+
+    JSON bodies only: a form or text/plain POST is what another site can make a browser send
+    without asking (no CORS preflight), so refusing them stops cross-site switch flipping.
+    """
     try:
         if request.method == "GET":
             return JsonResponse(control.get_state(slug))
         if request.method != "POST":
             raise api_error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        if request.content_type != "application/json":
+            raise api_error(
+                415,
+                "unsupported_media_type",
+                "The control endpoint takes JSON only (Content-Type: application/json)",
+            )
         return JsonResponse(control.update_state(slug, **_payload(request)))
     except Account.DoesNotExist:
         return _error_response(not_found("Account"))
