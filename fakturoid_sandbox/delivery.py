@@ -13,7 +13,6 @@ The sandbox uses `requests` for the POSTs: it stands for Fakturoid's servers, no
 application, whose only door to HTTP stays `fakturoid/client.py`.
 """
 
-import json
 import logging
 import threading
 import time
@@ -155,7 +154,7 @@ def _retry_at(item: WebhookDelivery, attempt: int) -> datetime:
 def _post(item: WebhookDelivery) -> tuple[int | None, str]:
     """POST the payload; (status or None, what went wrong or "")."""
     headers = {
-        "Content-Type": "application/json",
+        "Content-Type": "application/json; charset=utf-8",
         "User-Agent": USER_AGENT,
         "Idempotency-Key": str(item.idempotency_key),
     }
@@ -164,7 +163,7 @@ def _post(item: WebhookDelivery) -> tuple[int | None, str]:
     try:
         response = requests.post(
             item.webhook.webhook_url,
-            data=json.dumps(item.payload).encode(),
+            data=item.payload.encode(),
             headers=headers,
             timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
             allow_redirects=False,

@@ -5,6 +5,7 @@ with milliseconds and the Prague offset, empty texts `null`. Links are absolute,
 request, so they work on whatever host and port the sandbox is served.
 """
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -370,7 +371,7 @@ def failed_delivery_json(item: WebhookDelivery) -> dict:
         "attempts": item.attempts,
         "last_status": item.last_status,
         "last_error": _or_null(item.last_error),
-        "payload": item.payload,
+        "payload": json.loads(item.payload),
         "created_at": datetime_str(item.created_at),
         "updated_at": datetime_str(item.updated_at),
     }

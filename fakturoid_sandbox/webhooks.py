@@ -5,6 +5,7 @@ of the change itself (an outbox): a change that rolls back sends nothing, and a 
 delivered even if this process dies first. `fakturoid_sandbox.delivery` POSTs the rows.
 """
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -141,12 +142,15 @@ def record_event(
         WebhookDelivery(
             webhook=hook,
             event_name=event_name,
-            payload={
-                "webhook_id": hook.pk,
-                "event_name": event_name,
-                "created_at": datetime_str(now),
-                "body": body,
-            },
+            payload=json.dumps(
+                {
+                    "webhook_id": hook.pk,
+                    "event_name": event_name,
+                    "created_at": datetime_str(now),
+                    "body": body,
+                },
+                ensure_ascii=False,
+            ),
             next_attempt_at=now,
         )
         for hook in hooks

@@ -187,7 +187,7 @@ def test_it_posts_the_payload_with_the_auth_header_and_an_idempotency_key(
     assert delivered_events(receiver) == ["invoice_payment_added", "invoice_paid"]
     first, second = receiver.received
     assert first.headers["Authorization"] == SECRET
-    assert first.headers["Content-Type"] == "application/json"
+    assert first.headers["Content-Type"] == "application/json; charset=utf-8"
     assert UUID7.match(first.headers["Idempotency-Key"])
     assert first.headers["Idempotency-Key"] != second.headers["Idempotency-Key"]
     assert list(second.payload) == ["webhook_id", "event_name", "created_at", "body"]
@@ -196,6 +196,13 @@ def test_it_posts_the_payload_with_the_auth_header_and_an_idempotency_key(
         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$", first.payload["created_at"]
     )
     body = second.payload["body"]
+    assert list(body) == ["invoice", "payment"]
+    assert list(body["invoice"])[:4] == [
+        "id",
+        "custom_id",
+        "document_type",
+        "proforma_followup_document",
+    ]
     assert body["invoice"]["id"] == invoice_id
     assert body["invoice"]["status"] == "paid"
     assert body["invoice"]["paid_on"] == "2026-01-10"

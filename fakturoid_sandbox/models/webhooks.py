@@ -71,7 +71,8 @@ class WebhookDelivery(models.Model):
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     event_name = models.CharField(max_length=60)
-    payload = models.JSONField()
+    # The JSON text as sent: PostgreSQL's jsonb would reorder the keys of Fakturoid's shape.
+    payload = models.TextField()
     idempotency_key = models.UUIDField(default=uuid7, unique=True)
     state = models.CharField(max_length=10, choices=State, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
