@@ -16,6 +16,7 @@ application, whose only door to HTTP stays `fakturoid/client.py`.
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import requests
@@ -34,6 +35,9 @@ LEASE = timedelta(seconds=READ_TIMEOUT + CONNECT_TIMEOUT + 5)  # a claimed attem
 BATCH = 50
 USER_AGENT = "Fakturoid sandbox webhooks"
 RETRY_AFTER_ERROR = 5.0
+
+# How a POST is made: (url, body, headers) → status; raises for a connection failure.
+Sender = Callable[[str, bytes, dict[str, str]], int]
 
 _pass_lock = threading.Lock()  # one delivery pass at a time in this process
 _wakeup = threading.Event()
@@ -60,7 +64,7 @@ def _run() -> None:
         try:
             close_old_connections()
             with _pass_lock:
-                _attempted, wait = _deliver_due()
+                _attempted, wait = _deliver_due(_send_with_requests)
         except Exception:  # a database hiccup must not lose the work: try again shortly
             logger.exception("Webhook delivery pass failed")
             wait = RETRY_AFTER_ERROR
@@ -73,13 +77,14 @@ def _run() -> None:
         _wakeup.wait(timeout=wait)
 
 
-def deliver_pending(*, timeout: float = 30.0) -> int:
+def deliver_pending(*, timeout: float = 30.0, send: Sender | None = None) -> int:
     """Deliver every pending webhook delivery now, in this thread, with retries.
 
     Also runs the overdue check first (what Fakturoid's daily job does). Waits out the account's
     backoff between retries (set it to zeros with the `webhook_backoff` switch to make tests
-    fast). Returns the number of POST attempts made; raises TimeoutError when deliveries are
-    still pending after `timeout` seconds.
+    fast). `send` replaces the HTTP POST, e.g. `testing.django_client_sender()` delivers into
+    this process's Django app without a server. Returns the number of POST attempts made;
+    raises TimeoutError when deliveries are still pending after `timeout` seconds.
     """
     from fakturoid_sandbox.webhooks import notice_overdue  # webhooks imports this module
 
@@ -88,7 +93,7 @@ def deliver_pending(*, timeout: float = 30.0) -> int:
     attempted = 0
     while True:
         with _pass_lock:
-            made, wait = _deliver_due()
+            made, wait = _deliver_due(send or _send_with_requests)
         attempted += made
         if wait is None:
             return attempted
@@ -97,7 +102,7 @@ def deliver_pending(*, timeout: float = 30.0) -> int:
         time.sleep(wait)
 
 
-def _deliver_due() -> tuple[int, float | None]:
+def _deliver_due(send: Sender) -> tuple[int, float | None]:
     """Attempt every due delivery; (attempts made, seconds until the next one is due or None)."""
     attempted = 0
     while True:
@@ -110,7 +115,7 @@ def _deliver_due() -> tuple[int, float | None]:
         if not due:
             break
         for item in due:
-            attempted += _attempt(item)
+            attempted += _attempt(item, send)
     upcoming = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).aggregate(
         next=Min("next_attempt_at")
     )["next"]
@@ -119,7 +124,7 @@ def _deliver_due() -> tuple[int, float | None]:
     return attempted, max((upcoming - timezone.now()).total_seconds(), 0.0)
 
 
-def _attempt(item: WebhookDelivery) -> int:
+def _attempt(item: WebhookDelivery, send: Sender) -> int:
     """One POST of `item` if this thread wins the claim; returns 1 when it was attempted."""
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(
@@ -128,7 +133,7 @@ def _attempt(item: WebhookDelivery) -> int:
     if not claimed:
         return 0
     attempt = item.attempts + 1
-    status, error = _post(item)
+    status, error = _post(item, send)
     if status is not None and 200 <= status < 300:
         state, next_at = WebhookDelivery.State.DELIVERED, now
     elif attempt >= MAX_ATTEMPTS:
@@ -151,7 +156,18 @@ def _retry_at(item: WebhookDelivery, attempt: int) -> datetime:
     return timezone.now() + timedelta(seconds=float(seconds))
 
 
-def _post(item: WebhookDelivery) -> tuple[int | None, str]:
+def _send_with_requests(url: str, body: bytes, headers: dict[str, str]) -> int:
+    response = requests.post(
+        url,
+        data=body,
+        headers=headers,
+        timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        allow_redirects=False,
+    )
+    return response.status_code
+
+
+def _post(item: WebhookDelivery, send: Sender) -> tuple[int | None, str]:
     """POST the payload; (status or None, what went wrong or "")."""
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -161,15 +177,9 @@ def _post(item: WebhookDelivery) -> tuple[int | None, str]:
     if item.webhook.auth_header:
         headers["Authorization"] = item.webhook.auth_header
     try:
-        response = requests.post(
-            item.webhook.webhook_url,
-            data=item.payload.encode(),
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            allow_redirects=False,
-        )
+        status = send(item.webhook.webhook_url, item.payload.encode(), headers)
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {exc}"
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    return response.status_code, f"HTTP {response.status_code}"
+    if 200 <= status < 300:
+        return status, ""
+    return status, f"HTTP {status}"

@@ -76,6 +76,9 @@ def invoice_action(request: HttpRequest, slug: str, pk: int, action: str) -> Htt
         raise Http404("Unknown action")
     account = get_object_or_404(Account, slug=slug)
     invoice = get_object_or_404(account.invoices.select_related("account", "subject"), pk=pk)
+    if invoice.deleted_at is not None and action != "restore":
+        messages.error(request, _("The invoice is in the trash: restore it first."))
+        return redirect("sandbox:invoice_page", slug=account.slug, pk=invoice.pk)
     try:
         done = handler(request, invoice)
     except ApiError as error:

@@ -10,7 +10,9 @@ Paths without a leading slash are account-scoped (`/accounts/<slug>/...`); with 
 relative to the API base (`/user.json`).
 
 Webhooks: `WebhookReceiver` is a real local HTTP server that records what the sandbox POSTs;
-`fakturoid_sandbox.delivery.deliver_pending()` delivers everything pending now.
+`fakturoid_sandbox.delivery.deliver_pending()` delivers everything pending now, and
+`deliver_pending(send=django_client_sender())` delivers into this process's Django app (the
+webhook URL's path) through the test client, with no server and no commit needed.
 """
 
 import base64
@@ -18,12 +20,12 @@ import importlib
 import json
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -199,3 +201,23 @@ class WebhookReceiver:
         self._released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def django_client_sender(http: Client | None = None) -> "Callable[[str, bytes, dict], int]":
+    """A `send` for `deliver_pending()`: POST to the URL's path through Django's test client.
+
+    View exceptions propagate (the test client re-raises them), so a broken receiver fails
+    the test instead of looking like a 500 to retry.
+    """
+    http = http or Client()
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> int:
+        parts = urlsplit(url)
+        path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        extra = {name: value for name, value in headers.items() if name != "Content-Type"}
+        response = http.generic(
+            "POST", path, data=body, content_type=headers["Content-Type"], headers=extra
+        )
+        return response.status_code
+
+    return send

@@ -111,6 +111,12 @@ def test_it_deletes_to_the_trash_and_restores(browser, api, invoice_id):
     assert api.get(f"invoices/{invoice_id}.json").status_code == 404
     assert "in the trash" in browser.get("/sandbox/fakturoid/acme/invoices").content.decode()
 
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    browser.post(f"{page_url(invoice_id)}/mark-paid", {"csrfmiddlewaretoken": token})
+    page = browser.get(page_url(invoice_id)).content.decode()
+    assert "The invoice is in the trash: restore it first." in page
+    assert Invoice.objects.get(pk=invoice_id).status == "open"
+
     page = press(browser, invoice_id, "restore")
     assert "The invoice was restored from the trash." in page
     assert api.get(f"invoices/{invoice_id}.json").status_code == 200

@@ -30,8 +30,11 @@ def test_it_starts_with_the_sandbox_only_when_told_loudly(production_env):  # no
     production_env.update({"FAKTUROID_SANDBOX": "true", OVERRIDE: "true"})
 
     result = run(production_env, "manage.py", "check")
+    deploy = run(production_env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
 
     assert result.returncode == 0, result.stderr
+    assert deploy.returncode != 0
+    assert "sandbox.W001" in deploy.stderr
 
 
 @pytest.fixture

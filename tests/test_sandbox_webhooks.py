@@ -11,7 +11,12 @@ from django.utils import timezone
 from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
 from fakturoid_sandbox.delivery import deliver_pending
 from fakturoid_sandbox.models import Credential, Invoice, WebhookDelivery
-from fakturoid_sandbox.testing import SandboxClient, WebhookReceiver, sandbox_mounted
+from fakturoid_sandbox.testing import (
+    SandboxClient,
+    WebhookReceiver,
+    django_client_sender,
+    sandbox_mounted,
+)
 
 WEBHOOK_FIELDS = [
     "id", "failed_deliveries_uuid", "webhook_url", "auth_header", "active", "events", "url",
@@ -397,3 +402,13 @@ def test_it_delivers_in_the_background_after_the_answer(invoice_id, api):
         wait_until(lambda: WebhookDelivery.objects.filter(state="delivered").exists())
     assert [hook.event_name for hook in receiver.received] == ["invoice_paid"]
     assert WebhookDelivery.objects.get().attempts == 1
+
+
+def test_it_delivers_into_this_django_app_through_the_test_client(api, invoice_id):
+    register(api, "http://testserver/login/", events=["invoice_sent"])
+    _fire("mark_as_sent")(api, invoice_id)
+
+    assert deliver_pending(send=django_client_sender()) == 1
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.last_status) == ("delivered", 200)
