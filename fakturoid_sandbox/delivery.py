@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import requests
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connection, connections
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -48,11 +48,23 @@ _worker: threading.Thread | None = None
 def wake() -> None:
     """Make the background thread look for due deliveries now (starting it if needed)."""
     global _worker
+    if connection.in_atomic_block:
+        # Real on_commit callbacks run outside any transaction. Inside one, a test runs them
+        # (captureOnCommitCallbacks): nothing is committed, so another thread's connection
+        # could not see the rows and would only contend for SQLite's locks. deliver_pending()
+        # delivers those.
+        return
     with _worker_lock:
         _wakeup.set()
         if _worker is None or not _worker.is_alive():
             _worker = threading.Thread(target=_run, name="sandbox-webhooks", daemon=True)
             _worker.start()
+
+
+def worker_running() -> bool:
+    """Whether this process's background delivery thread is alive (for tests)."""
+    with _worker_lock:
+        return _worker is not None and _worker.is_alive()
 
 
 def _run() -> None:

@@ -331,12 +331,7 @@ def _store_lines(invoice: Invoice, lines: list[dict]) -> None:
         existing.save()
 
 
-def create_invoice(*, account: Account, data: dict) -> Invoice:
-    """Issue an invoice: numbered `YYYY-NNNN` in the year of `issued_on`, status open.
-
-    Raises 403 when the account has no bank account, 422 for an unknown subject, lines
-    without a name or unit price, or a foreign currency without `exchange_rate`.
-    """
+def _require_bank_account(account: Account) -> None:
     if not account.has_bank_account:
         raise Invalid(
             {
@@ -348,6 +343,15 @@ def create_invoice(*, account: Account, data: dict) -> Invoice:
             },
             status=403,
         )
+
+
+def create_invoice(*, account: Account, data: dict) -> Invoice:
+    """Issue an invoice: numbered `YYYY-NNNN` in the year of `issued_on`, status open.
+
+    Raises 403 when the account has no bank account, 422 for an unknown subject, lines
+    without a name or unit price, or a foreign currency without `exchange_rate`.
+    """
+    _require_bank_account(account)
     errors: dict[str, list[str]] = {}
     subject = None
     subject_id = data.get("subject_id")

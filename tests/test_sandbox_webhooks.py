@@ -1,6 +1,7 @@
 """Fakturoid sandbox: webhooks registered through the API and delivered with retries."""
 
 import re
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -8,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from fakturoid_sandbox import delivery
 from fakturoid_sandbox.control import ensure_account, ensure_subject, update_state
 from fakturoid_sandbox.delivery import deliver_pending
 from fakturoid_sandbox.models import Credential, Invoice, WebhookDelivery
@@ -412,3 +414,20 @@ def test_it_delivers_into_this_django_app_through_the_test_client(api, invoice_i
 
     delivery = WebhookDelivery.objects.get()
     assert (delivery.state, delivery.last_status) == ("delivered", 200)
+
+
+def test_it_leaves_uncommitted_test_changes_to_deliver_pending(
+    api, invoice_id, django_capture_on_commit_callbacks, monkeypatch
+):
+    hold = threading.Event()
+    monkeypatch.setattr(delivery, "_run", lambda: hold.wait(10))  # a thread, if any, stays
+    try:
+        with WebhookReceiver() as receiver:
+            register(api, receiver.url, events=["invoice_sent"])
+            with django_capture_on_commit_callbacks(execute=True) as callbacks:
+                _fire("mark_as_sent")(api, invoice_id)
+            assert callbacks  # wake() ran, inside the test's transaction
+            assert delivery.worker_running() is False
+            assert delivered_events(receiver) == ["invoice_sent"]
+    finally:
+        hold.set()
