@@ -158,3 +158,19 @@ def test_it_shows_the_messages_on_the_invoice_page(api, invoice, client):
     assert "Hello" in page
     public = client.get(invoice["public_html_url"]).content.decode()
     assert "ucetni@apple.example" not in public
+
+
+def test_it_records_a_message_about_an_overdue_invoice_as_a_reminder(api, invoice):
+    assert send(api, invoice).status_code == 204
+    assert api.get(f"invoices/{invoice['id']}.json").json()["reminder_sent_at"] is None
+    Invoice.objects.filter(pk=invoice["id"]).update(due_on="2020-01-01")
+
+    send(api, invoice)
+    first = api.get(f"invoices/{invoice['id']}.json").json()
+    send(api, invoice)
+    second = api.get(f"invoices/{invoice['id']}.json").json()
+
+    assert first["status"] == second["status"] == "overdue"
+    assert first["reminder_sent_at"] is not None
+    assert second["reminder_sent_at"] == first["reminder_sent_at"]
+    assert second["last_reminder_sent_at"] > first["last_reminder_sent_at"]

@@ -83,6 +83,8 @@ class Invoice(models.Model):
     due_on = models.DateField()
     sent_at = models.DateTimeField(null=True, blank=True)
     paid_on = models.DateField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    last_reminder_sent_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     uncollectible_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -218,8 +220,14 @@ class Invoice(models.Model):
         return InvoiceStatus.SENT if self.sent_at else InvoiceStatus.OPEN
 
     def mark_sent(self) -> None:
-        """What sending the invoice by e-mail does: sent_at now, and open becomes sent."""
-        self.sent_at = timezone.now()
+        """What sending the invoice by e-mail does: sent_at now, and open becomes sent. An
+        e-mail about an overdue invoice is a reminder ([INF]: the reference lists the
+        reminder fields but not what sets them)."""
+        now = timezone.now()
+        if self.reported_status() == InvoiceStatus.OVERDUE:
+            self.reminder_sent_at = self.reminder_sent_at or now
+            self.last_reminder_sent_at = now
+        self.sent_at = now
         if self.status == InvoiceStatus.OPEN:
             self.status = InvoiceStatus.SENT
         self.save()
