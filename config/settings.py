@@ -174,6 +174,18 @@ if not FIELD_ENCRYPTION_KEYS:
 # Fakturoid API v3. With the sandbox on and no explicit URL, the app talks to its own sandbox.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 FAKTUROID_SANDBOX = env.bool("FAKTUROID_SANDBOX", default=False)
+# The sandbox has no login and a switchboard that can block any of its accounts: a production
+# server must not serve it because someone copied the development .env. Only this loudly named
+# setting lets it run with DEBUG off (a shared demo server, say).
+FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING = env.bool(
+    "FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING", default=False
+)
+if FAKTUROID_SANDBOX and not DEBUG and not FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING:
+    raise ImproperlyConfigured(
+        "FAKTUROID_SANDBOX is true while DEBUG is false: the Fakturoid sandbox must not run in "
+        "production. Set FAKTUROID_SANDBOX=false, or, for a deliberate demo server, "
+        "FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING=true."
+    )
 FAKTUROID_API_URL = env("FAKTUROID_API_URL", default="").rstrip("/") or (
     f"{SITE_URL}/sandbox/fakturoid/api/v3"
     if FAKTUROID_SANDBOX
