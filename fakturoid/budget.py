@@ -8,14 +8,22 @@ reserve for people clicking in the browser. The budget is one database row per a
 processes and workers on any number of machines share it; taking a request is one UPDATE.
 """
 
+import logging
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
 from django.db.models.functions import Least
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from fakturoid.documents import RateLimit
+from fakturoid.errors import RateLimited
 from fakturoid.models import RequestBudget
+
+logger = logging.getLogger(__name__)
 
 # Fakturoid's documented limit, assumed until an answer states the real one.
 DEFAULT_QUOTA = 400
@@ -31,6 +39,46 @@ SHORTEST_WAIT = 0.05
 # Every reading of the clock goes through this name, so tests that replace the client's
 # sleeps can move time on as well.
 _now = timezone.now
+
+
+def wait_for_request(
+    account: str, *, reserve: int, max_wait: float, sleep: Callable[[float], None]
+) -> None:
+    """Take one request from `account`'s budget, waiting for it at most `max_wait` seconds.
+
+    Raises RateLimited (with `retry_after`; nothing was sent) when the wait would be longer.
+    The budget only paces us: when the database cannot be read the request goes anyway, and
+    Fakturoid's own answer (429 at worst) still says what is left.
+    """
+    waited = 0.0
+    while True:
+        try:
+            wait = take(account, reserve=reserve)
+        except DatabaseError:
+            logger.warning("Could not read the Fakturoid request budget", exc_info=True)
+            return
+        if wait <= 0:
+            return
+        if waited + wait > max_wait:
+            raise RateLimited(_("Too many requests to Fakturoid."), retry_after=math.ceil(wait))
+        sleep(wait)
+        waited += wait
+
+
+def correct(account: str, rate_limit: RateLimit, *, limited: bool) -> None:
+    """Correct `account`'s budget from an answer's X-RateLimit headers (`limited`: a 429)."""
+    if rate_limit.reset_seconds is None or (rate_limit.remaining is None and not limited):
+        return
+    try:
+        observe(
+            account,
+            remaining=0 if limited else rate_limit.remaining,
+            reset_seconds=rate_limit.reset_seconds,
+            quota=rate_limit.quota,
+            window=rate_limit.window,
+        )
+    except DatabaseError:
+        logger.warning("Could not update the Fakturoid request budget", exc_info=True)
 
 
 def take(account: str, *, reserve: int = 0) -> float:

@@ -10,7 +10,6 @@ own message; no `requests` exception escapes, and no secret or token is put in a
 """
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -338,7 +337,12 @@ class FakturoidClient:
     ) -> Any:
         """One HTTP attempt: send it, log it, and return the JSON body or raise its error."""
         if not token_request:
-            self._wait_for_budget()
+            budget.wait_for_request(
+                self.budget_account,
+                reserve=self.reserve,
+                max_wait=self.max_rate_limit_wait,
+                sleep=_sleep,
+            )
         status, rate_limit, result, error = None, None, None, None
         started = time.monotonic()
         try:
@@ -359,7 +363,7 @@ class FakturoidClient:
             rate_limit = parse_rate_limit(response.headers)
             if rate_limit is not None:
                 self.rate_limit = rate_limit
-                self._correct_budget(rate_limit, limited=status == 429)
+                budget.correct(self.budget_account, rate_limit, limited=status == 429)
             try:
                 if raw and 200 <= response.status_code < 300:
                     result = response.content
@@ -420,39 +424,6 @@ class FakturoidClient:
             maybe_processed=maybe_processed,
             token_request=token_request,
         )
-
-    def _wait_for_budget(self) -> None:
-        """Take a request from the account's budget, waiting for it within this client's bound;
-        raises RateLimited (nothing sent) when the wait would be longer."""
-        waited = 0.0
-        while (wait := self._budget_wait()) > 0:
-            if waited + wait > self.max_rate_limit_wait:
-                raise RateLimited(_("Too many requests to Fakturoid."), retry_after=math.ceil(wait))
-            _sleep(wait)
-            waited += wait
-
-    def _budget_wait(self) -> float:
-        try:
-            return budget.take(self.budget_account, reserve=self.reserve)
-        except DatabaseError:
-            # The budget only paces us: without it the request goes, and Fakturoid's own
-            # answer (429 at worst) still says what is left.
-            logger.warning("Could not read the Fakturoid request budget", exc_info=True)
-            return 0.0
-
-    def _correct_budget(self, rate_limit: RateLimit, *, limited: bool) -> None:
-        if rate_limit.reset_seconds is None or (rate_limit.remaining is None and not limited):
-            return
-        try:
-            budget.observe(
-                self.budget_account,
-                remaining=0 if limited else rate_limit.remaining,
-                reset_seconds=rate_limit.reset_seconds,
-                quota=rate_limit.quota,
-                window=rate_limit.window,
-            )
-        except DatabaseError:
-            logger.warning("Could not update the Fakturoid request budget", exc_info=True)
 
     def _network_error(self, method: str, error: requests.RequestException) -> NetworkError:
         if isinstance(error, requests.Timeout):
