@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -14,8 +14,11 @@ from agencies.models import Agency, Membership
 
 @require_POST
 def switch(request: HttpRequest) -> HttpResponse:
-    """Make another of the user's agencies the current one (foreign agencies: 404)."""
-    agency = get_object_or_404(Agency.objects.for_user(request.user), pk=request.POST.get("agency"))
+    """Make another of the user's agencies the current one (foreign or malformed: 404)."""
+    agency_id = request.POST.get("agency", "")
+    if not (agency_id.isascii() and agency_id.isdigit()):
+        raise Http404("No such agency.")
+    agency = get_object_or_404(Agency.objects.for_user(request.user), pk=agency_id)
     request.session[SESSION_KEY] = agency.pk
     messages.success(request, _("You now work in %(agency)s.") % {"agency": agency.name})
     next_url = request.POST.get("next", "")

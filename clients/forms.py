@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from agencies.models import Agency
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import iso_month, parse_month
+from clients.text import visible_text
 from clients.validators import normalize_dic, normalize_ico
 
 LABEL_MAX_LENGTH = Label._meta.get_field("name").max_length
@@ -52,7 +53,22 @@ class FakturoidSubjectIdField(forms.CharField):
         return number
 
 
-class ClientForm(forms.ModelForm):
+class VisibleTextMixin:
+    """Every text the form saves loses invisible characters (see `clients.text`): they would
+    reach the invoices. A required field left with nothing visible asks for a value."""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name, value in list(data.items()):
+            if not isinstance(value, str):
+                continue
+            data[name] = visible_text(value)
+            if value and not data[name] and self.fields[name].required:
+                self.add_error(name, self.fields[name].error_messages["required"])
+        return data
+
+
+class ClientForm(VisibleTextMixin, forms.ModelForm):
     """The client's billing details, its labels and its link to a Fakturoid contact."""
 
     # Declared rather than generated: people type "123 45 678" or "cz 12345678", and the
@@ -139,7 +155,7 @@ class ClientForm(forms.ModelForm):
     def clean_labels_text(self) -> list[str]:
         names: dict[str, str] = {}
         for part in self.cleaned_data["labels_text"].split(","):
-            name = " ".join(part.split())
+            name = " ".join(visible_text(part).split())
             if not name:
                 continue
             if len(name) > LABEL_MAX_LENGTH:
@@ -173,7 +189,7 @@ class ClientForm(forms.ModelForm):
         return labels
 
 
-class ContactPersonForm(forms.ModelForm):
+class ContactPersonForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = ContactPerson
         fields = ["name", "role", "email", "phone"]
@@ -224,7 +240,7 @@ class MonthField(forms.Field):
         return iso_month(value) if isinstance(value, date) else value
 
 
-class BillingItemForm(forms.ModelForm):
+class BillingItemForm(VisibleTextMixin, forms.ModelForm):
     first_month = MonthField(label=_("First month"), required=False)
     last_month = MonthField(label=_("Last month"), required=False)
     month = MonthField(label=_("Month"), required=False)
@@ -256,7 +272,7 @@ BillingItemFormSet = inlineformset_factory(
 )
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(VisibleTextMixin, forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=200, required=False, assume_scheme="https")
 
     class Meta:

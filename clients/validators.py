@@ -5,10 +5,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-ICO_RE = re.compile(r"^\d{8}$")
+# ASCII digits only: \d and str.isdigit() also accept fullwidth and Arabic-Indic digits.
+ICO_RE = re.compile(r"^[0-9]{8}\Z")
 # CZ + 8 digits (legal entities) or 9-10 digits (individuals); other EU states: 2 letters + 2-13
 # alphanumerics, the common shape of EU VAT numbers.
-DIC_RE = re.compile(r"^(CZ\d{8,10}|(?!CZ)[A-Z]{2}[0-9A-Z+*.]{2,13})$")
+DIC_RE = re.compile(r"^(CZ[0-9]{8,10}|(?!CZ)[A-Z]{2}[0-9A-Z+*.]{2,13})\Z")
 
 
 def ico_checksum_ok(ico: str) -> bool:
@@ -42,7 +43,7 @@ def validate_dic(value: str) -> None:
 def normalize_ico(value: str) -> str:
     """Strip spaces; pad short numbers to 8 digits, as the business register writes them."""
     value = re.sub(r"\s+", "", value or "")
-    if value.isdigit() and len(value) < 8:
+    if value and len(value) < 8 and ICO_RE.match(value.zfill(8)):
         value = value.zfill(8)
     return value
 
