@@ -2,7 +2,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -79,6 +79,38 @@ class Membership(models.Model):
     @property
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
+
+    def change_role(self, role: str) -> None:
+        """Give the member `role`. Raises LastOwner instead of leaving the agency ownerless."""
+        with transaction.atomic():
+            self._refuse_to_drop_last_owner(new_role=role)
+            self.role = role
+            self.save(update_fields=["role"])
+
+    def remove(self) -> None:
+        """Take the member out of the agency. Raises LastOwner for the agency's last owner."""
+        with transaction.atomic():
+            self._refuse_to_drop_last_owner(new_role=None)
+            self.delete()
+
+    def _refuse_to_drop_last_owner(self, *, new_role: str | None) -> None:
+        # Every change of an agency's owners first locks the agency's row, so they run one
+        # after the other: two owners demoting each other at once cannot both count the other
+        # as the one who stays. (A locked count would not do: `.count()` drops FOR UPDATE.)
+        Agency.objects.select_for_update().get(pk=self.agency_id)
+        self.refresh_from_db(fields=["role"])  # what it is now, after waiting for the lock
+        if not self.is_owner or new_role == self.Role.OWNER:
+            return
+        others = Membership.objects.filter(agency_id=self.agency_id, role=self.Role.OWNER)
+        if not others.exclude(pk=self.pk).exists():
+            raise LastOwner(self)
+
+
+class LastOwner(Exception):
+    """The change would leave the agency without an owner."""
+
+    def __init__(self, membership: Membership) -> None:
+        super().__init__(f"{membership.user} is the last owner of {membership.agency}")
 
 
 class FakturoidSettings(models.Model):

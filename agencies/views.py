@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -9,7 +8,7 @@ from django.views.decorators.http import require_POST
 from agencies.decorators import agency_required, owner_required
 from agencies.forms import AddMemberForm, MembershipRoleForm
 from agencies.middleware import SESSION_KEY
-from agencies.models import Agency, Membership
+from agencies.models import Agency, LastOwner, Membership
 
 
 @require_POST
@@ -51,18 +50,20 @@ def members(request: HttpRequest) -> HttpResponse:
 @owner_required
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(request.agency.memberships, pk=pk)
-    was_owner = membership.is_owner
     form = MembershipRoleForm(request.POST, instance=membership)
-    with transaction.atomic():
-        if not form.is_valid():
-            messages.error(request, _("Choose a valid role."))
-        elif was_owner and _is_last_owner(membership, new_role=form.cleaned_data["role"]):
-            messages.error(request, _("An agency needs at least one owner."))
-        else:
-            form.save()
-            messages.success(
-                request, _("The role of %(user)s was changed.") % {"user": membership.user}
-            )
+    if not form.is_valid():
+        messages.error(request, _("Choose a valid role."))
+        return redirect("agencies:members")
+    try:
+        membership.change_role(form.cleaned_data["role"])
+    except LastOwner:
+        messages.error(request, _("An agency needs at least one owner."))
+    except Membership.DoesNotExist as gone:
+        raise Http404("The member was removed meanwhile.") from gone
+    else:
+        messages.success(
+            request, _("The role of %(user)s was changed.") % {"user": membership.user}
+        )
     return redirect("agencies:members")
 
 
@@ -71,20 +72,12 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @owner_required
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(request.agency.memberships, pk=pk)
-    with transaction.atomic():
-        if membership.is_owner and _is_last_owner(membership, new_role=None):
-            messages.error(request, _("An agency needs at least one owner."))
-        else:
-            membership.delete()
-            messages.success(request, _("%(user)s was removed.") % {"user": membership.user})
+    try:
+        membership.remove()
+    except LastOwner:
+        messages.error(request, _("An agency needs at least one owner."))
+    except Membership.DoesNotExist as gone:
+        raise Http404("The member was removed meanwhile.") from gone
+    else:
+        messages.success(request, _("%(user)s was removed.") % {"user": membership.user})
     return redirect("agencies:members")
-
-
-def _is_last_owner(membership: Membership, *, new_role: str | None) -> bool:
-    """Would taking the owner role from this (owner) membership leave the agency without one?"""
-    if new_role == Membership.Role.OWNER:
-        return False
-    owners = Membership.objects.select_for_update().filter(
-        agency=membership.agency, role=Membership.Role.OWNER
-    )
-    return owners.exclude(pk=membership.pk).count() == 0
