@@ -10,6 +10,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+from clients.limits import MAX_CONTACTS, MAX_ITEMS_PER_PROJECT, MAX_PROJECTS
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import iso_month, parse_month
 from clients.text import visible_text
@@ -194,12 +195,6 @@ class ContactPersonForm(VisibleTextMixin, forms.ModelForm):
         model = ContactPerson
         fields = ["name", "role", "email", "phone"]
 
-
-# Caps on rows per form: generous for any real client, and a bound on the work one POST can
-# ask for (Django would otherwise build up to 1,000 forms per formset, nested).
-MAX_CONTACTS = 50
-MAX_PROJECTS = 30
-MAX_ITEMS_PER_PROJECT = 60
 
 ContactFormSet = inlineformset_factory(
     Client,

@@ -12,6 +12,8 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from clients.limits import CLIENT_FORM_MAX_FIELDS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -94,6 +96,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The biggest client form the caps allow must fit in one POST (Django's default of 1,000 fields
+# refused clients with about 95 billing items); a little room for the browser's extra fields.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = CLIENT_FORM_MAX_FIELDS + 100
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
