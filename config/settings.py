@@ -115,7 +115,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "clients:list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins are throttled per user name and address (django-axes).
+# Failed logins are throttled per user name and client address together (django-axes), so
+# that wrong passwords typed elsewhere never lock the owner of the name out. Behind reverse
+# proxies (a TLS proxy) the client address is read from X-Forwarded-For, trusting exactly
+# TRUSTED_PROXY_COUNT proxies (django-ipware); with 0 the header is ignored.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+AXES_CLIENT_IP_CALLABLE = "agencies.client_address.client_address"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

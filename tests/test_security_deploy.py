@@ -287,3 +287,78 @@ def test_it_does_not_let_a_member_reach_the_admin(member_http):
 
 def test_it_logs_users_out_only_by_post(owner_http):
     assert owner_http.get("/logout/").status_code == 405
+
+
+# --- Login throttling behind the TLS proxy --------------------------------------------------
+
+PROXY = "10.0.0.1"  # every request reaches the app from the proxy's address
+
+
+def fail_logins_through_proxy(username: str, times: int, forwarded_for: str) -> None:
+    http = HttpClient()
+    for _ in range(times):
+        http.post(
+            "/login/",
+            {"username": username, "password": "wrong-password"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=forwarded_for,
+        )
+
+
+def log_in_through_proxy(forwarded_for: str) -> int:
+    response = HttpClient().post(
+        "/login/",
+        {"username": "owner", "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+    return response.status_code
+
+
+def test_it_does_not_lock_out_the_victim_behind_a_proxy(settings, owner):
+    """An attacker's wrong passwords for the owner's name lock the attacker, not the owner."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    fail_logins_through_proxy("owner", settings.AXES_FAILURE_LIMIT, "203.0.113.9")
+
+    assert log_in_through_proxy("198.51.100.4") == 302
+    assert log_in_through_proxy("203.0.113.9") == 429
+
+
+def test_it_does_not_let_a_forged_forwarded_for_lock_out_the_victim(settings, owner):
+    """The attacker sends the victim's address in X-Forwarded-For; the proxy appends the
+    attacker's real one. Only the proxy's entry is believed."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    forged = "198.51.100.4, 203.0.113.9"
+    fail_logins_through_proxy("owner", settings.AXES_FAILURE_LIMIT, forged)
+
+    assert log_in_through_proxy("198.51.100.4") == 302
+
+
+def test_it_reads_the_address_behind_two_proxies(settings, owner):
+    settings.TRUSTED_PROXY_COUNT = 2
+    fail_logins_through_proxy("owner", settings.AXES_FAILURE_LIMIT, "203.0.113.9, 192.0.2.10")
+
+    assert log_in_through_proxy("198.51.100.4, 192.0.2.10") == 302
+    assert log_in_through_proxy("203.0.113.9, 192.0.2.10") == 429
+
+
+def test_it_ignores_forwarded_for_without_a_trusted_proxy(settings, owner):
+    """Served directly, X-Forwarded-For is whatever the attacker wants: not believed."""
+    settings.TRUSTED_PROXY_COUNT = 0
+    http = HttpClient()
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        http.post(
+            "/login/",
+            {"username": "owner", "password": "wrong-password"},
+            REMOTE_ADDR="203.0.113.9",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}",
+        )
+
+    response = HttpClient().post(
+        "/login/",
+        {"username": "owner", "password": PASSWORD},
+        REMOTE_ADDR="203.0.113.9",
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )
+
+    assert response.status_code == 429
