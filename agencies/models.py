@@ -113,6 +113,66 @@ class LastOwner(Exception):
         super().__init__(f"{membership.user} is the last owner of {membership.agency}")
 
 
+class InvitationQuerySet(models.QuerySet):
+    def pending(self) -> "InvitationQuerySet":
+        """Not accepted yet and not expired (revoked invitations are deleted)."""
+        return self.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class Invitation(models.Model):
+    """An owner's invitation for an e-mail address to join the agency with a role.
+
+    Only a hash of the link's token is stored: someone who reads the database (or a backup)
+    cannot join with it. The link works once, until `expires_at`, and only for an account
+    with the invited e-mail address.
+    """
+
+    VALID_FOR = timedelta(days=7)
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail"))
+    role = models.CharField(
+        _("role"), max_length=10, choices=Membership.Role, default=Membership.Role.MEMBER
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("invited by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("accepted by"),
+    )
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.agency} ({self.role})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.expires_at > timezone.now()
+
+    def is_for(self, user) -> bool:  # noqa: ANN001
+        """Is `user` the invited person (their account has the invited e-mail address)?"""
+        return bool(user.email) and user.email.casefold() == self.email.casefold()
+
+
 class FakturoidSettings(models.Model):
     """An agency's Fakturoid connection: credentials, what verification learnt, the shared token.
 

@@ -130,6 +130,21 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
+# Mail (invitations, password reset) through Django's mail framework, configured by one URL:
+# e.g. smtp+tls://user:password@smtp.example.com:587 in production; in development the
+# console backend prints every mail to the terminal (.env.example).
+# (Lower case: Django's debug page would show an EMAIL_URL setting with its password.)
+_email_url = env("EMAIL_URL", default="")
+if not DEBUG and not _email_url:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set when DEBUG is false, e.g. smtp+tls://user:pass@host:587."
+    )
+vars().update(env.email_url_config(_email_url or "consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Agency back-office <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # seconds: a reset link works for a day
+
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("cs", _("Czech"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

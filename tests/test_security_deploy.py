@@ -66,6 +66,8 @@ def production_env(tmp_path) -> dict[str, str]:
             "SECURE_HSTS_PRELOAD": "true",
             "BEHIND_HTTPS_PROXY": "false",
             "LOG_LEVEL": "WARNING",
+            "EMAIL_URL": "smtp+tls://mailer:mail-pass@smtp.billing.example.com:587",
+            "DEFAULT_FROM_EMAIL": "Billing <billing@example.com>",
         }
     )
     return env
@@ -101,6 +103,8 @@ def test_it_passes_the_deployment_checks(production_env):
         ("ALLOWED_HOSTS", ""),
         ("FIELD_ENCRYPTION_KEY", ""),
         ("FIELD_ENCRYPTION_KEY", "not-a-fernet-key"),
+        ("EMAIL_URL", ""),
+        ("TRUSTED_PROXY_COUNT", "-1"),
     ],
 )
 def test_it_refuses_to_start_without_a_production_secret(production_env, variable, value):
@@ -111,6 +115,42 @@ def test_it_refuses_to_start_without_a_production_secret(production_env, variabl
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert variable in result.stderr.strip().splitlines()[-1]
+
+
+MAIL_PROBE = """
+import json
+import django
+django.setup()
+from django.conf import settings
+print(json.dumps([
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS,
+    settings.EMAIL_HOST_USER, settings.DEFAULT_FROM_EMAIL,
+]))
+"""
+
+
+def test_it_sends_mail_through_the_smtp_server_of_email_url(production_env):
+    result = run(production_env, "-c", MAIL_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.billing.example.com",
+        587,
+        True,
+        "mailer",
+        "Billing <billing@example.com>",
+    ]
+
+
+def test_it_prints_mail_to_the_console_in_development(production_env):
+    production_env.update({"DEBUG": "true", "EMAIL_URL": ""})
+
+    result = run(production_env, "-c", MAIL_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    backend = json.loads(result.stdout.strip().splitlines()[-1])[0]
+    assert backend == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_it_accepts_a_second_encryption_key_for_rotation(production_env):

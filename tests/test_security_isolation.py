@@ -8,6 +8,7 @@ parameters the walker cannot fill fails `test_it_can_fill_every_url_parameter_of
 """
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +24,7 @@ from django.urls import URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern
 from django.utils import timezone
 
-from agencies.models import Agency, FakturoidSettings, Membership
+from agencies.models import Agency, FakturoidSettings, Invitation, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from fakturoid.models import ApiCall, Invoice
 from tests.support import login
@@ -31,13 +32,29 @@ from tests.support import login
 User = get_user_model()
 
 # Not the app's own pages: Django's admin and auth views, the language switch, the sandbox
-# (which stands for Fakturoid's own site and has its own tests).
-SKIPPED_PREFIXES = ("admin/", "login/", "logout/", "password/", "i18n/", "static/", "sandbox/")
+# (which stands for Fakturoid's own site and has its own tests), and the invitation link, which
+# is opened without a login, holds a token instead of an id, and has its own tests
+# (tests/test_agencies_invitations.py).
+SKIPPED_PREFIXES = (
+    "admin/",
+    "login/",
+    "logout/",
+    "password/",
+    "i18n/",
+    "static/",
+    "sandbox/",
+    "join/",
+)
 SKIPPED_NAMESPACES = {"sandbox", "admin"}
 
 # How a URL parameter is filled: an int after one of these path segments is the id of that
 # kind of object; these parameter names are months.
-RESOURCE_SEGMENTS = {"clients": "client", "members": "membership", "invoices": "invoice"}
+RESOURCE_SEGMENTS = {
+    "clients": "client",
+    "members": "membership",
+    "invoices": "invoice",
+    "invitations": "invitation",
+}
 MONTH_PARAMETERS = {"month", "period"}
 MONTH = "2026-10"
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
@@ -55,6 +72,7 @@ RIVAL_MARKERS = [
     "rival-slug",
     "rival-marker",
     "rival@example.com",
+    "rival-invitee@example.com",
 ]
 RIVAL_SECRET = "rival-secret-marker-9f8e7d"
 RIVAL_TOKEN = "rival-token-marker-1a2b3c"
@@ -194,7 +212,22 @@ def own_objects(agency: Agency, *, suffix: str = "") -> dict[str, int]:
     )
     user = User.objects.create_user(username=f"our-member{suffix or client.pk}", password="x")
     membership = Membership.objects.create(user=user, agency=agency, role=Membership.Role.MEMBER)
-    return {"client": client.pk, "invoice": invoice.pk, "membership": membership.pk}
+    invitation = invite(agency, f"our-invitee{suffix or client.pk}@example.com")
+    return {
+        "client": client.pk,
+        "invoice": invoice.pk,
+        "membership": membership.pk,
+        "invitation": invitation.pk,
+    }
+
+
+def invite(agency: Agency, email: str) -> Invitation:
+    return Invitation.objects.create(
+        agency=agency,
+        email=email,
+        token_hash=secrets.token_hex(32),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
 
 
 @dataclass
@@ -246,11 +279,17 @@ def world(agency, other_agency) -> World:
         duration_ms=12,
     )
     membership = Membership.objects.get(agency=rival)
+    invitation = invite(rival, "rival-invitee@example.com")
     return World(
         agency=agency,
         rival=rival,
         own=own_objects(agency),
-        foreign={"client": client.pk, "invoice": invoice.pk, "membership": membership.pk},
+        foreign={
+            "client": client.pk,
+            "invoice": invoice.pk,
+            "membership": membership.pk,
+            "invitation": invitation.pk,
+        },
     )
 
 
@@ -264,6 +303,7 @@ def snapshot(agency: Agency) -> dict[str, list]:
         "items": list(BillingItem.objects.filter(project__client__in=clients).values_list()),
         "labels": list(Label.objects.filter(agency=agency).values_list()),
         "memberships": list(Membership.objects.filter(agency=agency).values_list()),
+        "invitations": list(Invitation.objects.filter(agency=agency).values_list()),
         "invoices": list(Invoice.objects.filter(agency=agency).values_list()),
         "settings": list(FakturoidSettings.objects.filter(agency=agency).values_list()),
         "api_calls": list(ApiCall.objects.filter(agency=agency).values_list()),
@@ -309,7 +349,7 @@ def user_http(world: World, role: str) -> HttpClient:
 
 
 def test_it_can_fill_every_url_parameter_of_the_app():
-    dummy = {"client": 1, "invoice": 1, "membership": 1}
+    dummy = {"client": 1, "invoice": 1, "membership": 1, "invitation": 1}
     unfillable = []
     for route in ROUTES:
         try:
@@ -362,6 +402,7 @@ def test_it_finds_the_views_that_only_accept_post():
         "agencies:switch",
         "agencies:member_role",
         "agencies:member_remove",
+        "agencies:invitation_revoke",
         "fakturoid:verify",
         "fakturoid:disconnect",
         "fakturoid:match",
