@@ -6,11 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from agencies.decorators import agency_required
+from audit.models import ActivityEntry
 from clients.forms import ClientEditor
 from clients.models import Client, Project
 from clients.months import default_period, format_month, iso_month, parse_month
 
 CLIENTS_PER_PAGE = 50
+CLIENT_ACTIVITY_SHOWN = 50
 SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
 
 
@@ -73,7 +75,12 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     client = get_object_or_404(clients, pk=pk)
     invoices = client.invoices.select_related("created_by").order_by("-period", "-created_at")
-    return render(request, "clients/client_detail.html", {"client": client, "invoices": invoices})
+    activity = ActivityEntry.objects.for_client(client)[:CLIENT_ACTIVITY_SHOWN]
+    return render(
+        request,
+        "clients/client_detail.html",
+        {"client": client, "invoices": invoices, "activity": activity},
+    )
 
 
 @agency_required

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "auditlog",
     "django_tasks",
     "django_tasks_db",
     "agencies",
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "fakturoid",
     "fakturoid_sandbox",
     "demo",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "audit.middleware.ActivityMiddleware",
     "agencies.middleware.CurrentAgencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -144,6 +147,13 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Agency back-office <nore
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # seconds: a reset link works for a day
+
+# Audit trail (django-auditlog): who changed what, before and after, per agency and client.
+AUDITLOG_LOGENTRY_MODEL = "audit.ActivityEntry"
+# auditlog's own migrations create its default table (with a key to users) although our model
+# replaces it; that unused table made test databases impossible to flush on PostgreSQL.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_USE_FK_STRING_REPRESENTATION = True  # "member", not the user's id
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("cs", _("Czech"))]

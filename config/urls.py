@@ -10,6 +10,7 @@ from agencies import views as agency_views
 urlpatterns = [
     path("", include("clients.urls")),
     path("agency/", include("agencies.urls")),
+    path("agency/activity/", include("audit.urls")),
     path("", include("fakturoid.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
