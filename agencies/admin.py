@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from agencies.models import Agency, FakturoidSettings, Membership
+from agencies.models import Agency, FakturoidSettings, Invitation, Membership
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,6 +23,20 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "agency"]
     search_fields = ["user__username", "user__email", "agency__name"]
     autocomplete_fields = ["user", "agency"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: invitations are made and revoked by owners on their members page."""
+
+    list_display = ["email", "agency", "role", "invited_by", "expires_at", "accepted_at"]
+    list_filter = ["role", "agency"]
+    search_fields = ["email", "agency__name"]
+    fields = ["agency", "email", "role", "invited_by", "expires_at", "accepted_at", "accepted_by"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
 
 
 @admin.register(FakturoidSettings)
