@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from agencies import invitations
 from agencies.models import Invitation, Membership
-from tests.conftest import PASSWORD, login
+from tests.support import PASSWORD, login
 
 User = get_user_model()
 LINK = re.compile(r"http://testserver-site/join/([\w-]+)/")

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from agencies.models import Membership
-from tests.conftest import login
+from tests.support import login
 
 TIMEOUT = 30  # seconds: any join that takes longer fails the test
 OVERLAP = 3  # seconds each writer waits for the other one to reach its write

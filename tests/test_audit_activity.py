@@ -12,10 +12,10 @@ from responses import matchers
 from agencies.models import FakturoidSettings, Membership
 from audit.models import ActivityEntry
 from fakturoid.models import Invoice
-from tests.conftest import login
-from tests.fakturoid_mocks import ACCOUNT, RATE, custom_id_of
-from tests.test_agencies_fakturoid_settings import SECRET, add_verification, entered
+from tests.support import login
+from tests.support.fakturoid_mocks import ACCOUNT, RATE, custom_id_of
 from tests.test_clients_form import BILLING, ITEM, PROJECT, form_data
+from tests.test_fakturoid_settings import SECRET, add_verification, entered
 from tests.test_fakturoid_views import add_create, billed_client, post_invoice  # noqa: F401
 
 STORED_SECRET = "secret-456"  # the conftest fakturoid_settings' Secret ID

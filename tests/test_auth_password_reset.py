@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.test import Client as HttpClient
 
-from tests.conftest import PASSWORD
+from tests.support import PASSWORD
 
 NEW_PASSWORD = "another-horse-staple-2"
 LINK = re.compile(r"https://billing\.example\.com(/password/reset/[\w-]+/[\w-]+/)")
