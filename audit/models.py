@@ -41,6 +41,14 @@ class ActivityManager(LogEntryManager.from_queryset(ActivityQuerySet)):
         self._stamp(instance, kwargs)
         return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
 
+    def record_update(self, instance: models.Model, changes: dict[str, tuple]) -> None:
+        """Record a change made without a save (a queryset update): {field: (old, new)}."""
+        self.log_create(
+            instance,
+            action=AbstractLogEntry.Action.UPDATE,
+            changes={name: [str(old), str(new)] for name, (old, new) in changes.items()},
+        )
+
     @staticmethod
     def _stamp(instance: models.Model, kwargs: dict) -> None:
         agency_id, client_id = scope_of(instance)

@@ -5,6 +5,7 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client as HttpClient
+from django.utils import translation
 
 from tests.support import PASSWORD
 
@@ -15,6 +16,14 @@ LINK = re.compile(r"https://billing\.example\.com(/password/reset/[\w-]+/[\w-]+/
 @pytest.fixture(autouse=True)
 def site_url(settings) -> None:
     settings.SITE_URL = "https://billing.example.com"
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_default_language():
+    """LocaleMiddleware leaves the last request's language active in the thread: reset it, or
+    tests that run after these would see Czech outside their own requests."""
+    yield
+    translation.deactivate()
 
 
 def test_it_offers_a_password_reset_on_the_login_page(db):

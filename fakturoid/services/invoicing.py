@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import ActivityEntry
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, last_day
 from fakturoid.client import FakturoidClient
@@ -161,6 +162,8 @@ def _claim(*, draft: InvoiceDraft, user) -> tuple[Invoice, bool]:  # noqa: ANN00
     if not taken:
         invoice.refresh_from_db()
         raise AlreadyInvoiced(invoice)
+    # A queryset update sends no signals: the audit trail is told who retried, from what state.
+    ActivityEntry.objects.record_update(invoice, {"state": (invoice.state, Invoice.State.PENDING)})
     invoice.refresh_from_db()
     return invoice, True
 
