@@ -1,8 +1,11 @@
 from dataclasses import dataclass
+from datetime import UTC
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from audit.tracked import scope_of
@@ -10,9 +13,18 @@ from audit.tracked import scope_of
 
 @dataclass(frozen=True)
 class FieldChange:
+    """One field of an entry: its value before and after, and how to show it (the new value
+    of a created object, the last value of a deleted one, "old → new" for a change)."""
+
     label: str
     old: str
     new: str
+    text: str
+
+
+EMPTY = "—"
+# Fields every entry of an agency would repeat: the agency itself.
+NOT_SHOWN = {"agency"}
 
 
 SUMMARIES = {
@@ -90,23 +102,40 @@ class ActivityEntry(AbstractLogEntry):
                 field = model._meta.get_field(name) if model else None
             except FieldDoesNotExist:
                 field = None
-            if field is not None and (not field.concrete or field.primary_key):
-                continue  # the id, and reverse relations auditlog lists on creation
+            if name in NOT_SHOWN or (field and (not field.concrete or field.primary_key)):
+                continue  # the agency, the id, and reverse relations auditlog lists on creation
             label = str(getattr(field, "verbose_name", name))
             if isinstance(values, dict):  # a many-to-many change: objects added or removed
                 objects = ", ".join(values.get("objects", []))
-                added = values.get("operation") == "add"
-                changes.append(
-                    FieldChange(label, "" if added else objects, objects if added else "")
-                )
+                if values.get("operation") == "add":
+                    changes.append(FieldChange(label, EMPTY, objects, f"+ {objects}"))
+                else:
+                    changes.append(FieldChange(label, objects, EMPTY, f"− {objects}"))
                 continue
-            old, new = (list(values) + ["", ""])[:2]
-            changes.append(FieldChange(label, _shown(field, old), _shown(field, new)))
+            old, new = (_shown(field, value) for value in (list(values) + ["", ""])[:2])
+            if old == new == EMPTY:
+                continue
+            if self.action == self.Action.CREATE:
+                text = new
+            elif self.action == self.Action.DELETE:
+                text = old
+            else:
+                text = f"{old} → {new}"
+            changes.append(FieldChange(label, old, new, text))
         return changes
 
 
 def _shown(field: models.Field | None, value: str | None) -> str:
+    """A recorded value (auditlog stores strings) as the app shows it elsewhere."""
     if value in (None, "None", ""):
-        return "—"
+        return EMPTY
     choices = dict(getattr(field, "choices", None) or [])
-    return str(choices.get(value, value))
+    if value in choices:
+        return str(choices[value])
+    if isinstance(field, models.DateTimeField) and (moment := parse_datetime(value)):
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, UTC)
+        return formats.date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    if isinstance(field, models.DateField) and (day := parse_date(value)):
+        return formats.date_format(day, "SHORT_DATE_FORMAT")
+    return value

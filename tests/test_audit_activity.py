@@ -167,6 +167,8 @@ def test_it_records_invitations_and_removed_members(owner_http, agency, owner, m
     assert changes(removed)["user"] == ("member", "—")
     page = activity_page(owner_http)
     assert "Created invitation" in page and "Deleted membership" in page
+    assert '<span class="muted">E-mail:</span> new.person@example.com</div>' in page
+    assert "— → —" not in page
 
 
 # --- Who sees it ----------------------------------------------------------------------------
