@@ -154,6 +154,8 @@ AUDITLOG_LOGENTRY_MODEL = "audit.ActivityEntry"
 # replaces it; that unused table made test databases impossible to flush on PostgreSQL.
 MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_USE_FK_STRING_REPRESENTATION = True  # "member", not the user's id
+# No correlation id from a request header: any browser could write into the log with it.
+AUDITLOG_CID_HEADER = None
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("cs", _("Czech"))]

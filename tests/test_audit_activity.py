@@ -171,6 +171,17 @@ def test_it_records_invitations_and_removed_members(owner_http, agency, owner, m
     assert "— → —" not in page
 
 
+def test_it_ignores_a_correlation_id_sent_by_the_browser(owner_http, agency):
+    """auditlog would store any X-Correlation-ID header (255 characters at most in the
+    database: a longer one made every tracked save fail on PostgreSQL)."""
+    response = owner_http.post(
+        "/clients/new/", form_data(), headers={"x-correlation-id": "x" * 300}
+    )
+
+    assert response.status_code == 302
+    assert entries(agency, content_type__model="client")[-1].cid is None
+
+
 # --- Who sees it ----------------------------------------------------------------------------
 
 
