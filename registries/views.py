@@ -7,6 +7,7 @@ from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -66,7 +67,9 @@ def ares_prefill(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """
     client = _client(request, pk)
     data = request.POST.copy()
-    context: dict = {"client": client}
+    # Saving the re-rendered form goes to the client form's own view, not back here.
+    form_action = reverse("clients:edit", args=[pk]) if pk else reverse("clients:create")
+    context: dict = {"client": client, "form_action": form_action}
     if "apply" in data:
         for field in services.ARES_FIELDS:
             if PROPOSAL_PREFIX + field in data:

@@ -206,3 +206,16 @@ def test_it_creates_an_eur_invoice_end_to_end(
     assert (stored.currency, stored.exchange_rate) == ("EUR", rate)
     assert stored.taxable_fulfillment_due == date(2026, 10, 31)
     assert invoice.state == invoice.State.CREATED and invoice.currency == "EUR"
+
+
+def test_it_claims_and_sends_nothing_when_cnb_is_down(
+    real_registries, connected, agency, owner, make_client, make_project, make_item
+):
+    real_registries.get(CNB, status=503, body="<html>503</html>")
+    client = make_eu_client(agency, make_client, make_project, make_item)
+
+    with pytest.raises(NoExchangeRate):
+        create_invoice(client=client, period=date(2026, 3, 1), user=owner)
+
+    assert not client.invoices.exists()
+    assert [call.request.url.split("?")[0] for call in real_registries.calls] == [CNB]

@@ -199,3 +199,9 @@ def test_it_shows_the_czech_wording(standins, owner, agency):
         page = http.post(PREFILL, {**NEW_CLIENT_FORM, "registration_no": "12345679", "ares": "1"})
 
     assert "ARES nezná firmu s IČO 12345679." in page.content.decode()
+
+
+def test_it_saves_the_refilled_form_through_the_client_form(standins, owner_http):
+    response = owner_http.post(PREFILL, {**NEW_CLIENT_FORM, "ares-name": "Kávovar", "apply": "1"})
+
+    assert f'action="{reverse("clients:create")}"' in response.content.decode()
