@@ -178,7 +178,7 @@ COMPANIES = {
 # VAT numbers of other EU states that VIES confirms: (name, address); "---" where the member
 # state does not disclose them (Germany, for one).
 EU_VAT_NUMBERS = {
-    "SK2020345678": ("Dobrý obchod s.r.o.", "Obchodná 12\n811 06 Bratislava"),
+    "SK2020345678": ("Zelený obchod s.r.o.", "Obchodná 12\n811 06 Bratislava"),
     "DE123456789": ("---", "---"),
     "ATU12345678": ("Muster Handels GmbH", "Mariahilfer Straße 10\nAT-1070 Wien"),
     "PL5260001234": ("Przykład Sp. z o.o.", "ul. Marszałkowska 1\n00-001 Warszawa"),
