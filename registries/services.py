@@ -112,12 +112,12 @@ class AresFinding:
 class AresReport:
     findings: tuple[AresFinding, ...]  # only clients with something to say
     checked: int  # clients ARES answered for
-    skipped: int  # clients without an IČO
+    skipped: int  # clients without a Czech IČO
     stopped: AresError | None  # ARES failed for everyone: the rest was not asked
 
 
 def check_all_clients_against_ares(*, agency: Agency) -> AresReport:
-    """Compare every client of `agency` that has an IČO with ARES.
+    """Compare every Czech client of `agency` that has an IČO with ARES.
 
     A client ARES does not know is a finding; when ARES itself is down or slow the check stops
     at once (asking again for every client would only multiply the wait) and says so.
@@ -125,7 +125,8 @@ def check_all_clients_against_ares(*, agency: Agency) -> AresReport:
     findings: list[AresFinding] = []
     checked = skipped = 0
     for client in Client.objects.for_agency(agency).order_by("name", "pk"):
-        if not client.registration_no:
+        # ARES registers Czech companies only: a Slovak IČO would come back "unknown".
+        if not client.registration_no or client.country != "CZ":
             skipped += 1
             continue
         try:

@@ -228,12 +228,13 @@ def test_it_leaves_clients_unchanged_when_checking_against_ares(standins, agency
     assert Client.objects.get(pk=client.pk).name == "Pekárna U Mlýna s.r.o."
 
 
-def test_it_sends_no_request_for_clients_without_ico(real_registries, agency, make_client):
+def test_it_sends_no_request_for_clients_without_a_czech_ico(real_registries, agency, make_client):
     make_client(agency, "No IČO", registration_no="")
+    make_client(agency, "Zelený obchod s.r.o.", registration_no="36408123", country="SK")
 
     report = check_all_clients_against_ares(agency=agency)
 
-    assert (report.checked, report.skipped) == (0, 1)
+    assert (report.checked, report.skipped) == (0, 2)
     assert len(real_registries.calls) == 0
 
 
