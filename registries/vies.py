@@ -103,7 +103,7 @@ def _parse(vat_no: str, response: requests.Response) -> ViesResult:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("errorWrappers"):
-        code = str((body["errorWrappers"][0] or {}).get("error") or "ERROR")
+        code = _error_code(body["errorWrappers"])
         if code in INPUT_ERRORS:
             raise ViesError(
                 _("VIES refused %(vat_no)s as malformed.") % {"vat_no": vat_no},
@@ -123,6 +123,13 @@ def _parse(vat_no: str, response: requests.Response) -> ViesResult:
             transient=True,
             status=status,
         ) from error
+
+
+def _error_code(wrappers: Any) -> str:
+    """The first error code of VIES's `errorWrappers` ("ERROR" when it has none we can read)."""
+    first = wrappers[0] if isinstance(wrappers, list) else None
+    code = first.get("error") if isinstance(first, dict) else None
+    return str(code) if isinstance(code, str) and code else "ERROR"
 
 
 def _disclosed(value: Any) -> str:

@@ -89,11 +89,24 @@ def test_it_sends_greece_as_el_and_reads_an_invalid_answer_without_name(real_reg
             errors.REFUSED,
             False,
         ),
+        (
+            {"status": 500, "json": {"actionSucceed": False, "errorWrappers": "MS_UNAVAILABLE"}},
+            errors.UNAVAILABLE,
+            True,
+        ),
         ({"body": requests.ReadTimeout("slow")}, errors.TIMEOUT, True),
         ({"status": 502, "body": "<html>Bad gateway</html>"}, errors.UNAVAILABLE, True),
         ({"status": 200, "json": {"countryCode": "SK"}}, errors.MALFORMED, True),
     ],
-    ids=["ms-unavailable", "busy-200", "invalid-input", "timeout", "502", "malformed"],
+    ids=[
+        "ms-unavailable",
+        "busy-200",
+        "invalid-input",
+        "odd-wrappers",
+        "timeout",
+        "502",
+        "malformed",
+    ],
 )
 def test_it_turns_every_vies_failure_into_one_error(real_registries, answer, code, transient):
     real_registries.post(CHECK_URL, **answer)
