@@ -79,6 +79,11 @@ class ClientQuerySet(models.QuerySet):
 
 
 class Client(models.Model):
+    class ViesStatus(models.TextChoices):
+        VALID = "valid", _("valid")
+        INVALID = "invalid", _("invalid")
+        UNAVAILABLE = "unavailable", _("could not be checked")
+
     class LinkSource(models.TextChoices):
         MANUAL = "manual", _("entered by hand")
         REGISTRATION_NO = "registration_no", _("matched on IČO")
@@ -117,6 +122,11 @@ class Client(models.Model):
     fakturoid_link_source = models.CharField(
         _("linked by"), max_length=20, choices=LinkSource, blank=True
     )
+    # The last VIES check of a VAT number: its result, when, and which number it was (a DIČ
+    # changed since is unchecked).
+    vies_status = models.CharField(_("VIES check"), max_length=12, choices=ViesStatus, blank=True)
+    vies_checked_at = models.DateTimeField(_("VIES checked at"), null=True, blank=True)
+    vies_vat_no = models.CharField(_("VAT number checked in VIES"), max_length=16, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -136,6 +146,16 @@ class Client(models.Model):
         self.fakturoid_subject_id = subject_id
         self.fakturoid_link_source = source if subject_id else ""
         self.save(update_fields=["fakturoid_subject_id", "fakturoid_link_source", "updated_at"])
+
+    @property
+    def vies_current(self) -> bool:
+        """The last VIES check was of the DIČ the client has now."""
+        return bool(self.vies_status) and self.vies_vat_no == self.vat_no
+
+    @property
+    def vies_valid(self) -> bool:
+        """VIES confirmed the client's current DIČ (the condition for reverse charge)."""
+        return self.vies_current and self.vies_status == self.ViesStatus.VALID
 
 
 class ContactPerson(models.Model):

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "clients",
     "fakturoid",
     "fakturoid_sandbox",
+    "registries",
+    "registries_sandbox",
     "demo",
     "audit",
 ]
@@ -240,6 +242,29 @@ FAKTUROID_MAX_RATE_LIMIT_WAIT = env.float("FAKTUROID_MAX_RATE_LIMIT_WAIT", defau
 # deferred) and leave this many requests of every rate-limit window to people in the browser.
 FAKTUROID_BACKGROUND_MAX_WAIT = env.float("FAKTUROID_BACKGROUND_MAX_WAIT", default=30.0)
 FAKTUROID_RATE_LIMIT_RESERVE = env.int("FAKTUROID_RATE_LIMIT_RESERVE", default=5)
+
+# Public registers: ARES (Czech business register), VIES (EU VAT numbers), ČNB daily exchange
+# rates. Like Fakturoid, each falls back to its local stand-in when the sandbox is on and no
+# explicit URL is set; production reaches the real services.
+ARES_API_URL = env("ARES_API_URL", default="").rstrip("/") or (
+    f"{SITE_URL}/sandbox/ares/ekonomicke-subjekty-v-be/rest"
+    if FAKTUROID_SANDBOX
+    else "https://ares.gov.cz/ekonomicke-subjekty-v-be/rest"
+)
+VIES_API_URL = env("VIES_API_URL", default="").rstrip("/") or (
+    f"{SITE_URL}/sandbox/vies/rest-api"
+    if FAKTUROID_SANDBOX
+    else "https://ec.europa.eu/taxation_customs/vies/rest-api"
+)
+CNB_RATES_URL = env("CNB_RATES_URL", default="") or (
+    f"{SITE_URL}/sandbox/cnb/denni_kurz.txt"
+    if FAKTUROID_SANDBOX
+    else "https://www.cnb.cz/cs/financni-trhy/devizovy-trh/kurzy-devizoveho-trhu/"
+    "kurzy-devizoveho-trhu/denni_kurz.txt"
+)
+# Short: a register is asked while the user waits on the client form.
+REGISTRIES_CONNECT_TIMEOUT = env.float("REGISTRIES_CONNECT_TIMEOUT", default=3.0)
+REGISTRIES_READ_TIMEOUT = env.float("REGISTRIES_READ_TIMEOUT", default=8.0)
 
 # Background work (month-end runs, status sync, sending) on Django's tasks API. The database
 # backend needs nothing but our database (`python manage.py db_worker`); on Redis, RQ workers

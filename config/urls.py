@@ -12,6 +12,7 @@ urlpatterns = [
     path("agency/", include("agencies.urls")),
     path("agency/activity/", include("audit.urls")),
     path("", include("fakturoid.urls")),
+    path("registries/", include("registries.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
@@ -53,3 +54,4 @@ urlpatterns = [
 
 if settings.FAKTUROID_SANDBOX:
     urlpatterns.append(path("sandbox/fakturoid/", include("fakturoid_sandbox.urls")))
+    urlpatterns.append(path("sandbox/", include("registries_sandbox.urls")))

@@ -139,6 +139,15 @@ class NothingToBill(Refusal):
     """The client has no billable items in the month: no invoice is made."""
 
 
+class NoExchangeRate(Refusal):
+    """The invoice's currency needs the Czech National Bank's rate and we could not get it:
+    Fakturoid requires `exchange_rate` then, so nothing is sent without it."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
 class AlreadyInvoiced(Refusal):
     """The client already has its invoice for the month (or one is being created right now)."""
 

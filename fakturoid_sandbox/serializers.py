@@ -321,7 +321,7 @@ def invoice_json(request: Linker, invoice: Invoice) -> dict:
         "currency": invoice.currency,
         "exchange_rate": decimal_str(invoice.exchange_rate),
         "language": "cz",
-        "transferred_tax_liability": False,
+        "transferred_tax_liability": invoice.transferred_tax_liability,
         "supply_code": None,
         "oss": "disabled",
         "vat_price_mode": "without_vat",

@@ -300,6 +300,11 @@ def _apply_invoice_fields(
         else:
             if invoice.exchange_rate <= 0:
                 errors["exchange_rate"] = ["must be greater than 0"]
+    if "transferred_tax_liability" in data:
+        if isinstance(data["transferred_tax_liability"], bool):
+            invoice.transferred_tax_liability = data["transferred_tax_liability"]
+        else:
+            errors["transferred_tax_liability"] = ["is invalid"]
 
 
 def _check_exchange_rate(

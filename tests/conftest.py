@@ -1,6 +1,6 @@
 """Shared fixtures: users, agencies and clients built the way the product builds them."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +16,9 @@ from fakturoid import budget as budget_module
 from fakturoid import client as client_module
 from fakturoid_sandbox.control import ensure_account
 from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
-from tests.support import FAKTUROID_API, PASSWORD, STORED_TOKEN, login
+from registries_sandbox.control import reset_switches
+from tests.support import FAKTUROID_API, PASSWORD, STORED_TOKEN, login, registries
+from tests.support.live_server import wait_for_live_server_threads
 
 User = get_user_model()
 
@@ -206,3 +208,29 @@ def live_server_drops_idle_connections():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(WSGIRequestHandler, "timeout", 5, raising=False)
         yield
+
+
+@pytest.fixture
+def real_registries(settings) -> Iterator[responses.RequestsMock]:
+    """ARES, VIES and ČNB at their real addresses, answered by `responses`; every registered
+    answer must be used."""
+    settings.ARES_API_URL = registries.ARES
+    settings.VIES_API_URL = registries.VIES
+    settings.CNB_RATES_URL = registries.CNB
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def standins(live_server, settings) -> Iterator[str]:
+    """The app talking to the ARES, VIES and ČNB stand-ins on the live server (short read
+    timeout, every switch reset afterwards); yields the server's URL."""
+    with sandbox_mounted(True):
+        settings.ARES_API_URL = f"{live_server.url}/sandbox/ares/ekonomicke-subjekty-v-be/rest"
+        settings.VIES_API_URL = f"{live_server.url}/sandbox/vies/rest-api"
+        settings.CNB_RATES_URL = f"{live_server.url}/sandbox/cnb/denni_kurz.txt"
+        settings.REGISTRIES_READ_TIMEOUT = 0.5
+        yield live_server.url
+        # A stand-in told to be slow carries on after the client gave up.
+        wait_for_live_server_threads()
+        reset_switches()

@@ -1,5 +1,5 @@
-"""The apps depend on each other in one direction: fakturoid → clients → agencies, and the
-audit trail (audit) below clients: it knows the models it tracks only by name."""
+"""The apps depend on each other in one direction: fakturoid → registries → clients → agencies,
+and the audit trail (audit) below clients: it knows the models it tracks only by name."""
 
 import ast
 from pathlib import Path
@@ -7,13 +7,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ["agencies", "audit", "clients", "fakturoid", "fakturoid_sandbox", "demo"]
-# What each app may import; production code imports neither the sandbox nor the demo.
+APPS = [
+    "agencies",
+    "audit",
+    "clients",
+    "registries",
+    "fakturoid",
+    "fakturoid_sandbox",
+    "registries_sandbox",
+    "demo",
+]
+# What each app may import; production code imports neither the sandboxes nor the demo.
 ALLOWED = {
     "agencies": set(),
     "audit": {"agencies"},
     "clients": {"agencies", "audit"},
-    "fakturoid": {"agencies", "audit", "clients"},
+    "registries": {"agencies", "audit", "clients"},
+    "fakturoid": {"agencies", "audit", "clients", "registries"},
 }
 
 

@@ -483,3 +483,17 @@ def test_it_deletes_an_unlocked_invoice(acme_api, subject):
     invoice_id = create(acme_api, subject).json()["id"]
     assert acme_api.delete(f"invoices/{invoice_id}.json").status_code == 204
     assert acme_api.get(f"invoices/{invoice_id}.json").status_code == 404
+
+
+def test_it_keeps_the_reverse_charge_of_a_foreign_invoice(acme_api, subject):
+    response = create(
+        acme_api, subject, currency="EUR", exchange_rate="24.335", transferred_tax_liability=True
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["currency"], body["exchange_rate"]) == ("EUR", "24.335")
+    assert body["transferred_tax_liability"] is True
+    assert Decimal(body["native_total"]) == (Decimal(body["total"]) * Decimal("24.335")).quantize(
+        Decimal("0.01")
+    )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import ActivityEntry
+from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, last_day
 from fakturoid.client import FakturoidClient
@@ -21,10 +22,14 @@ from fakturoid.errors import (
     AlreadyInvoiced,
     ConfigurationError,
     FakturoidError,
+    NoExchangeRate,
     NothingToBill,
     explain,
 )
 from fakturoid.models import Invoice, invoice_custom_id
+from registries.cnb import CnbError
+from registries.models import ExchangeRate
+from registries.services import exchange_rate
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,9 @@ class InvoiceDraft:
     lines: tuple[DraftLine, ...]
     currency: str
     payload: dict
+    # ČNB's rate on the taxable supply date when the currency is not the account's.
+    exchange_rate: ExchangeRate | None = None
+    reverse_charge: bool = False
 
     @property
     def subtotal(self) -> Decimal:
@@ -74,13 +82,50 @@ class InvoiceDraft:
     def total(self) -> Decimal:
         return self.subtotal + self.vat
 
+    @property
+    def native_total(self) -> Decimal | None:
+        """The total in the account's currency (CZK) at the invoice's exchange rate."""
+        if self.exchange_rate is None:
+            return None
+        return (self.total * self.exchange_rate.per_unit).quantize(CENT, ROUND_HALF_UP)
+
+
+def reverse_charge_applies(*, client: Client, fakturoid: FakturoidSettings) -> bool:
+    """Reverse charge (the customer accounts for the VAT): a VAT-paying agency billing a VAT
+    payer of another EU state whose current DIČ VIES has confirmed."""
+    foreign = bool(client.vat_no) and not client.vat_no.startswith("CZ")
+    return fakturoid.is_vat_payer and foreign and client.vies_valid
+
+
+def _exchange_rate(*, client: Client, fakturoid: FakturoidSettings, on: date) -> ExchangeRate:
+    """ČNB's rate of the client's currency for `on` (the taxable supply date). Raises
+    NoExchangeRate when it cannot be had or the account does not keep its books in CZK."""
+    account_currency = fakturoid.currency or "CZK"
+    if account_currency != "CZK":
+        raise NoExchangeRate(
+            _(
+                "Invoices in %(currency)s need an exchange rate, and the Czech National Bank "
+                "quotes rates to CZK only; this Fakturoid account keeps its books in "
+                "%(account)s."
+            )
+            % {"currency": client.currency, "account": account_currency},
+            transient=False,
+        )
+    try:
+        return exchange_rate(currency=client.currency, on=on)
+    except CnbError as error:
+        raise NoExchangeRate(error.message, transient=error.transient) from error
+
 
 def build_invoice(*, client: Client, period: date, today: date | None = None) -> InvoiceDraft:
     """The invoice for `client` and month `period` from our data, per DESIGN "Invoice content".
 
     One line per monthly item running in the month and per one-off item of the month, of every
-    active project. No VAT rates when the Fakturoid account is not a VAT payer.
-    Raises ConfigurationError (Fakturoid not set up or client not linked) or NothingToBill.
+    active project. No VAT rates when the Fakturoid account is not a VAT payer, nor under
+    reverse charge. A currency other than the account's gets ČNB's rate for the taxable
+    supply date (the last day of the month, or the last rate published before it).
+    Raises ConfigurationError (Fakturoid not set up or client not linked), NothingToBill or
+    NoExchangeRate.
     """
     fakturoid = configured_settings(client.agency)
     if not client.fakturoid_subject_id:
@@ -95,11 +140,13 @@ def build_invoice(*, client: Client, period: date, today: date | None = None) ->
         .order_by("project__name", "project_id", "kind", "description", "pk")
     )
     label = format_month(period)
+    reverse_charge = reverse_charge_applies(client=client, fakturoid=fakturoid)
+    charges_vat = fakturoid.is_vat_payer and not reverse_charge
     lines = tuple(
         DraftLine(
             name=f"{item.project.name} – {item.description} ({label})",
             unit_price=item.amount,
-            vat_rate=item.vat_rate if fakturoid.is_vat_payer else None,
+            vat_rate=item.vat_rate if charges_vat else None,
         )
         for item in items
     )
@@ -109,17 +156,25 @@ def build_invoice(*, client: Client, period: date, today: date | None = None) ->
             % {"client": client.name, "period": label}
         )
     issued_on = today or timezone.localdate()
+    taxable_on = last_day(period)
+    rate = None
+    if client.currency != (fakturoid.currency or "CZK"):
+        rate = _exchange_rate(client=client, fakturoid=fakturoid, on=taxable_on)
     payload = {
         "custom_id": invoice_custom_id(agency=client.agency, client_id=client.pk, period=period),
         "subject_id": client.fakturoid_subject_id,
         "issued_on": issued_on.isoformat(),
-        "taxable_fulfillment_due": last_day(period).isoformat(),
+        "taxable_fulfillment_due": taxable_on.isoformat(),
         "due": fakturoid.due_days,
         "currency": client.currency,
         "note": _("Invoice for services in %(period)s.") % {"period": label},
         "lines": [line.as_payload() for line in lines],
     }
-    return InvoiceDraft(client, period, lines, client.currency, payload)
+    if rate is not None:
+        payload["exchange_rate"] = format(rate.per_unit.normalize(), "f")
+    if reverse_charge:
+        payload["transferred_tax_liability"] = True
+    return InvoiceDraft(client, period, lines, client.currency, payload, rate, reverse_charge)
 
 
 def _claim(*, draft: InvoiceDraft, user) -> tuple[Invoice, bool]:  # noqa: ANN001

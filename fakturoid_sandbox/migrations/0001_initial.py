@@ -7,196 +7,387 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=60, unique=True, verbose_name='slug')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('vat_mode', models.CharField(choices=[('vat_payer', 'VAT payer'), ('non_vat_payer', 'not a VAT payer'), ('identified_person', 'identified person')], default='vat_payer', max_length=20, verbose_name='VAT mode')),
-                ('currency', models.CharField(default='CZK', max_length=3, verbose_name='currency')),
-                ('has_bank_account', models.BooleanField(default=True, verbose_name='has a bank account')),
-                ('bank_account', models.CharField(default='2400123456/2010', max_length=50, verbose_name='bank account')),
-                ('iban', models.CharField(blank=True, max_length=50, verbose_name='IBAN')),
-                ('due', models.PositiveIntegerField(default=14, verbose_name='due days')),
-                ('registration_no', models.CharField(blank=True, max_length=30, verbose_name='registration number')),
-                ('vat_no', models.CharField(blank=True, max_length=30, verbose_name='VAT number')),
-                ('street', models.CharField(blank=True, max_length=200, verbose_name='street')),
-                ('city', models.CharField(blank=True, max_length=100, verbose_name='city')),
-                ('zip', models.CharField(blank=True, max_length=20, verbose_name='ZIP')),
-                ('country', models.CharField(default='CZ', max_length=2, verbose_name='country')),
-                ('invoice_email', models.EmailField(blank=True, max_length=254, verbose_name='invoice e-mail')),
-                ('invoice_note', models.TextField(blank=True, default='Fakturujeme Vám následující položky', verbose_name='invoice note')),
-                ('blocked', models.BooleanField(default=False, verbose_name='blocked')),
-                ('rate_limit_quota', models.PositiveIntegerField(default=400, verbose_name='rate limit quota')),
-                ('rate_limit_window', models.PositiveIntegerField(default=60, verbose_name='rate limit window (s)')),
-                ('rate_window_started_at', models.DateTimeField(blank=True, null=True)),
-                ('rate_window_count', models.PositiveIntegerField(default=0)),
-                ('fail_next_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('fail_next_after_processing', models.BooleanField(default=False)),
-                ('fail_next_count', models.PositiveIntegerField(default=0)),
-                ('delay_ms', models.PositiveIntegerField(default=0)),
-                ('delay_after_ms', models.PositiveIntegerField(default=0)),
-                ('token_invalidates_previous', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=60, unique=True, verbose_name="slug")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "vat_mode",
+                    models.CharField(
+                        choices=[
+                            ("vat_payer", "VAT payer"),
+                            ("non_vat_payer", "not a VAT payer"),
+                            ("identified_person", "identified person"),
+                        ],
+                        default="vat_payer",
+                        max_length=20,
+                        verbose_name="VAT mode",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(default="CZK", max_length=3, verbose_name="currency"),
+                ),
+                (
+                    "has_bank_account",
+                    models.BooleanField(default=True, verbose_name="has a bank account"),
+                ),
+                (
+                    "bank_account",
+                    models.CharField(
+                        default="2400123456/2010", max_length=50, verbose_name="bank account"
+                    ),
+                ),
+                ("iban", models.CharField(blank=True, max_length=50, verbose_name="IBAN")),
+                ("due", models.PositiveIntegerField(default=14, verbose_name="due days")),
+                (
+                    "registration_no",
+                    models.CharField(blank=True, max_length=30, verbose_name="registration number"),
+                ),
+                ("vat_no", models.CharField(blank=True, max_length=30, verbose_name="VAT number")),
+                ("street", models.CharField(blank=True, max_length=200, verbose_name="street")),
+                ("city", models.CharField(blank=True, max_length=100, verbose_name="city")),
+                ("zip", models.CharField(blank=True, max_length=20, verbose_name="ZIP")),
+                ("country", models.CharField(default="CZ", max_length=2, verbose_name="country")),
+                (
+                    "invoice_email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="invoice e-mail"),
+                ),
+                (
+                    "invoice_note",
+                    models.TextField(
+                        blank=True,
+                        default="Fakturujeme Vám následující položky",
+                        verbose_name="invoice note",
+                    ),
+                ),
+                ("blocked", models.BooleanField(default=False, verbose_name="blocked")),
+                (
+                    "rate_limit_quota",
+                    models.PositiveIntegerField(default=400, verbose_name="rate limit quota"),
+                ),
+                (
+                    "rate_limit_window",
+                    models.PositiveIntegerField(default=60, verbose_name="rate limit window (s)"),
+                ),
+                ("rate_window_started_at", models.DateTimeField(blank=True, null=True)),
+                ("rate_window_count", models.PositiveIntegerField(default=0)),
+                ("fail_next_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("fail_next_after_processing", models.BooleanField(default=False)),
+                ("fail_next_count", models.PositiveIntegerField(default=0)),
+                ("delay_ms", models.PositiveIntegerField(default=0)),
+                ("delay_after_ms", models.PositiveIntegerField(default=0)),
+                ("token_invalidates_previous", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['slug'],
+                "ordering": ["slug"],
             },
         ),
         migrations.CreateModel(
-            name='Credential',
+            name="Credential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(default=fakturoid_sandbox.models.new_client_id, max_length=64, unique=True)),
-                ('client_secret', models.CharField(default=fakturoid_sandbox.models.new_client_secret, max_length=64)),
-                ('user_full_name', models.CharField(max_length=200)),
-                ('user_email', models.EmailField(max_length=254)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credentials', to='sandbox.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "client_id",
+                    models.CharField(
+                        default=fakturoid_sandbox.models.new_client_id, max_length=64, unique=True
+                    ),
+                ),
+                (
+                    "client_secret",
+                    models.CharField(
+                        default=fakturoid_sandbox.models.new_client_secret, max_length=64
+                    ),
+                ),
+                ("user_full_name", models.CharField(max_length=200)),
+                ("user_email", models.EmailField(max_length=254)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="credentials",
+                        to="sandbox.account",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('custom_id', models.CharField(blank=True, max_length=255)),
-                ('number', models.CharField(max_length=50)),
-                ('variable_symbol', models.CharField(max_length=50)),
-                ('token', models.CharField(default=fakturoid_sandbox.models.new_invoice_token, max_length=10)),
-                ('status', models.CharField(choices=[('open', 'open'), ('sent', 'sent'), ('paid', 'paid'), ('cancelled', 'cancelled'), ('uncollectible', 'uncollectible')], default='open', max_length=20)),
-                ('order_number', models.CharField(blank=True, max_length=255)),
-                ('issued_on', models.DateField()),
-                ('taxable_fulfillment_due', models.DateField(blank=True, null=True)),
-                ('due', models.PositiveIntegerField()),
-                ('due_on', models.DateField()),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('paid_on', models.DateField(blank=True, null=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('uncollectible_at', models.DateTimeField(blank=True, null=True)),
-                ('locked_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('footer_note', models.TextField(blank=True)),
-                ('private_note', models.TextField(blank=True)),
-                ('bank_account', models.CharField(blank=True, max_length=50)),
-                ('iban', models.CharField(blank=True, max_length=50)),
-                ('currency', models.CharField(max_length=3)),
-                ('subtotal', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('total', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('client_name', models.CharField(max_length=255)),
-                ('client_street', models.CharField(blank=True, max_length=255)),
-                ('client_city', models.CharField(blank=True, max_length=255)),
-                ('client_zip', models.CharField(blank=True, max_length=255)),
-                ('client_country', models.CharField(blank=True, max_length=255)),
-                ('client_registration_no', models.CharField(blank=True, max_length=255)),
-                ('client_vat_no', models.CharField(blank=True, max_length=255)),
-                ('client_local_vat_no', models.CharField(blank=True, max_length=255)),
-                ('pdf_requested', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invoices', to='sandbox.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("custom_id", models.CharField(blank=True, max_length=255)),
+                ("number", models.CharField(max_length=50)),
+                ("variable_symbol", models.CharField(max_length=50)),
+                (
+                    "token",
+                    models.CharField(
+                        default=fakturoid_sandbox.models.new_invoice_token, max_length=10
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("sent", "sent"),
+                            ("paid", "paid"),
+                            ("cancelled", "cancelled"),
+                            ("uncollectible", "uncollectible"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("order_number", models.CharField(blank=True, max_length=255)),
+                ("issued_on", models.DateField()),
+                ("taxable_fulfillment_due", models.DateField(blank=True, null=True)),
+                ("due", models.PositiveIntegerField()),
+                ("due_on", models.DateField()),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("paid_on", models.DateField(blank=True, null=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                ("uncollectible_at", models.DateTimeField(blank=True, null=True)),
+                ("locked_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                ("footer_note", models.TextField(blank=True)),
+                ("private_note", models.TextField(blank=True)),
+                ("bank_account", models.CharField(blank=True, max_length=50)),
+                ("iban", models.CharField(blank=True, max_length=50)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "subtotal",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                (
+                    "total",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                ("client_name", models.CharField(max_length=255)),
+                ("client_street", models.CharField(blank=True, max_length=255)),
+                ("client_city", models.CharField(blank=True, max_length=255)),
+                ("client_zip", models.CharField(blank=True, max_length=255)),
+                ("client_country", models.CharField(blank=True, max_length=255)),
+                ("client_registration_no", models.CharField(blank=True, max_length=255)),
+                ("client_vat_no", models.CharField(blank=True, max_length=255)),
+                ("client_local_vat_no", models.CharField(blank=True, max_length=255)),
+                ("pdf_requested", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invoices",
+                        to="sandbox.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='InvoiceLine',
+            name="InvoiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('quantity', models.DecimalField(decimal_places=4, default=Decimal('1'), max_digits=14)),
-                ('unit_name', models.CharField(blank=True, max_length=50)),
-                ('unit_price', models.DecimalField(decimal_places=4, max_digits=16)),
-                ('vat_rate', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=5)),
-                ('total_price', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('total_vat', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=16)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='sandbox.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                (
+                    "quantity",
+                    models.DecimalField(decimal_places=4, default=Decimal("1"), max_digits=14),
+                ),
+                ("unit_name", models.CharField(blank=True, max_length=50)),
+                ("unit_price", models.DecimalField(decimal_places=4, max_digits=16)),
+                (
+                    "vat_rate",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=5),
+                ),
+                (
+                    "total_price",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                (
+                    "total_vat",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=16),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="sandbox.invoice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('paid_on', models.DateField()),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('currency', models.CharField(max_length=3)),
-                ('variable_symbol', models.CharField(blank=True, max_length=50)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='payments', to='sandbox.invoice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("paid_on", models.DateField()),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("currency", models.CharField(max_length=3)),
+                ("variable_symbol", models.CharField(blank=True, max_length=50)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="payments",
+                        to="sandbox.invoice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Subject',
+            name="Subject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('custom_id', models.CharField(blank=True, max_length=255)),
-                ('type', models.CharField(choices=[('customer', 'customer'), ('supplier', 'supplier'), ('both', 'both')], default='customer', max_length=10)),
-                ('name', models.CharField(max_length=255)),
-                ('full_name', models.CharField(blank=True, max_length=255)),
-                ('email', models.CharField(blank=True, max_length=255)),
-                ('email_copy', models.CharField(blank=True, max_length=255)),
-                ('phone', models.CharField(blank=True, max_length=255)),
-                ('web', models.CharField(blank=True, max_length=255)),
-                ('street', models.CharField(blank=True, max_length=255)),
-                ('city', models.CharField(blank=True, max_length=255)),
-                ('zip', models.CharField(blank=True, max_length=255)),
-                ('country', models.CharField(blank=True, max_length=255)),
-                ('registration_no', models.CharField(blank=True, max_length=255)),
-                ('vat_no', models.CharField(blank=True, max_length=255)),
-                ('local_vat_no', models.CharField(blank=True, max_length=255)),
-                ('bank_account', models.CharField(blank=True, max_length=255)),
-                ('iban', models.CharField(blank=True, max_length=255)),
-                ('variable_symbol', models.CharField(blank=True, max_length=255)),
-                ('currency', models.CharField(blank=True, max_length=255)),
-                ('language', models.CharField(blank=True, max_length=255)),
-                ('due', models.PositiveIntegerField(blank=True, null=True)),
-                ('private_note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subjects', to='sandbox.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("custom_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("customer", "customer"),
+                            ("supplier", "supplier"),
+                            ("both", "both"),
+                        ],
+                        default="customer",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("full_name", models.CharField(blank=True, max_length=255)),
+                ("email", models.CharField(blank=True, max_length=255)),
+                ("email_copy", models.CharField(blank=True, max_length=255)),
+                ("phone", models.CharField(blank=True, max_length=255)),
+                ("web", models.CharField(blank=True, max_length=255)),
+                ("street", models.CharField(blank=True, max_length=255)),
+                ("city", models.CharField(blank=True, max_length=255)),
+                ("zip", models.CharField(blank=True, max_length=255)),
+                ("country", models.CharField(blank=True, max_length=255)),
+                ("registration_no", models.CharField(blank=True, max_length=255)),
+                ("vat_no", models.CharField(blank=True, max_length=255)),
+                ("local_vat_no", models.CharField(blank=True, max_length=255)),
+                ("bank_account", models.CharField(blank=True, max_length=255)),
+                ("iban", models.CharField(blank=True, max_length=255)),
+                ("variable_symbol", models.CharField(blank=True, max_length=255)),
+                ("currency", models.CharField(blank=True, max_length=255)),
+                ("language", models.CharField(blank=True, max_length=255)),
+                ("due", models.PositiveIntegerField(blank=True, null=True)),
+                ("private_note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subjects",
+                        to="sandbox.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='invoice',
-            name='subject',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='invoices', to='sandbox.subject'),
+            model_name="invoice",
+            name="subject",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="invoices",
+                to="sandbox.subject",
+            ),
         ),
         migrations.CreateModel(
-            name='Token',
+            name="Token",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=fakturoid_sandbox.models.new_access_token, max_length=80, unique=True)),
-                ('expires_at', models.DateTimeField()),
-                ('revoked', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('credential', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='sandbox.credential')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=fakturoid_sandbox.models.new_access_token,
+                        max_length=80,
+                        unique=True,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField()),
+                ("revoked", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "credential",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="sandbox.credential",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='subject',
-            constraint=models.UniqueConstraint(condition=models.Q(('custom_id', ''), _negated=True), fields=('account', 'custom_id'), name='sandbox_subject_unique_custom_id'),
+            model_name="subject",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("custom_id", ""), _negated=True),
+                fields=("account", "custom_id"),
+                name="sandbox_subject_unique_custom_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('account', 'number'), name='sandbox_invoice_number'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                fields=("account", "number"), name="sandbox_invoice_number"
+            ),
         ),
     ]

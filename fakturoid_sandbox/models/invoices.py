@@ -95,6 +95,7 @@ class Invoice(models.Model):
     iban = models.CharField(max_length=50, blank=True)
     currency = models.CharField(max_length=3)
     exchange_rate = models.DecimalField(max_digits=16, decimal_places=6, default=Decimal("1"))
+    transferred_tax_liability = models.BooleanField(default=False)  # reverse charge
     subtotal = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     total = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0"))
     client_name = models.CharField(max_length=255)

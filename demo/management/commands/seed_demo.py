@@ -74,6 +74,16 @@ class ClientSeed:
     labels: tuple[str, ...] = ()
     contacts: tuple[tuple[str, str, str, str], ...] = ()  # name, role, e-mail, phone
     projects: tuple[ProjectSeed, ...] = field(default=())
+    # A client abroad: its own VAT number, country and currency.
+    vat_no: str | None = None
+    country: str = "CZ"
+    currency: str = "CZK"
+
+    @property
+    def dic(self) -> str:
+        if self.vat_no is not None:
+            return self.vat_no
+        return f"CZ{self.ico}" if self.vat_payer else ""
 
 
 DEMO_OWNER = UserSeed("demo", "demo1234", "demo@demo-agency.example", "Petra", "Svobodová", "owner")
@@ -444,6 +454,28 @@ DEMO_CLIENTS = (
     ),
 )
 
+# Billed in EUR; once "Check VAT number" confirms its DIČ in VIES, invoices use reverse charge.
+EU_CLIENT = ClientSeed(
+    "Zelený obchod s.r.o.",
+    "36408123",
+    "Obchodná 12",
+    "Bratislava",
+    "811 06",
+    "faktury@zelenyobchod.sk",
+    "+421 2 5443 1200",
+    labels=("PPC", "E-commerce"),
+    projects=(
+        ProjectSeed(
+            "zelenyobchod.sk",
+            url="https://www.zelenyobchod.sk",
+            items=(ItemSeed("PPC campaign management", "1200"),),
+        ),
+    ),
+    vat_no="SK2020345678",
+    country="SK",
+    currency="EUR",
+)
+
 RIVAL_CLIENTS = (
     ClientSeed(
         "Pivovar Rychtář s.r.o.",
@@ -475,7 +507,10 @@ def seed_agencies(*, today: date | None = None) -> tuple[Agency, list[Client]]:
     """
     month = first_day(today or timezone.localdate())
     demo, clients = seed_agency(
-        name="Demo Agency", users=(DEMO_OWNER, DEMO_MEMBER), clients=DEMO_CLIENTS, month=month
+        name="Demo Agency",
+        users=(DEMO_OWNER, DEMO_MEMBER),
+        clients=(*DEMO_CLIENTS, EU_CLIENT),
+        month=month,
     )
     seed_agency(name="Rival Agency", users=(RIVAL_OWNER,), clients=RIVAL_CLIENTS, month=month)
     return demo, clients
@@ -514,14 +549,14 @@ def seed_client(*, agency: Agency, seed: ClientSeed, month: date) -> Client:
         lookup={"agency": agency, "registration_no": seed.ico},
         values={
             "name": seed.name,
-            "vat_no": f"CZ{seed.ico}" if seed.vat_payer else "",
+            "vat_no": seed.dic,
             "street": seed.street,
             "city": seed.city,
             "zip": seed.zip,
-            "country": "CZ",
+            "country": seed.country,
             "email": seed.email,
             "phone": seed.phone,
-            "currency": "CZK",
+            "currency": seed.currency,
         },
     )
     labels = [Label.objects.get_or_create(agency=agency, name=name)[0] for name in seed.labels]
@@ -639,6 +674,20 @@ def seed_fakturoid(*, agency: Agency, clients: list[Client]) -> FakturoidSetting
         )
         if index < 3 and client.fakturoid_subject_id != subject.id:
             client.link_to_contact(subject.id, source=Client.LinkSource.REGISTRATION_NO)
+    abroad = next(client for client in clients if client.registration_no == EU_CLIENT.ico)
+    subject = ensure_subject(
+        SANDBOX_SLUG,
+        name=abroad.name,
+        registration_no=abroad.registration_no,
+        vat_no=abroad.vat_no,
+        email=abroad.email,
+        street=abroad.street,
+        city=abroad.city,
+        zip=abroad.zip,
+        country=abroad.country,
+    )
+    if abroad.fakturoid_subject_id != subject.id:
+        abroad.link_to_contact(subject.id, source=Client.LinkSource.VAT_NO)
     by_email, ambiguous = ordered[6], ordered[7]
     ensure_subject(SANDBOX_SLUG, name="Účtárna – " + by_email.name, email=by_email.email)
     ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Praha")
