@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.models import ActivityEntry
 from agencies.models import FakturoidSettings
+from audit.models import ActivityEntry
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, last_day
 from fakturoid.client import FakturoidClient
