@@ -184,6 +184,10 @@ FAKTUROID_CONTACT_EMAIL = env("FAKTUROID_CONTACT_EMAIL", default="")
 FAKTUROID_CONNECT_TIMEOUT = env.float("FAKTUROID_CONNECT_TIMEOUT", default=5.0)
 FAKTUROID_READ_TIMEOUT = env.float("FAKTUROID_READ_TIMEOUT", default=20.0)
 FAKTUROID_MAX_RATE_LIMIT_WAIT = env.float("FAKTUROID_MAX_RATE_LIMIT_WAIT", default=5.0)
+# How long after giving up on an invoice POST we wait before that invoice may be POSTed again
+# (Fakturoid may still carry the first one out). Empty: derived from the timeouts above, see
+# fakturoid/timeouts.py; gunicorn.conf.py derives the worker timeout from them too.
+FAKTUROID_SETTLE_SECONDS = env.float("FAKTUROID_SETTLE_SECONDS", default=None)
 
 # Background work (month-end runs, status sync, sending) on Django's tasks API. The database
 # backend needs nothing but our database (`python manage.py db_worker`); on Redis, RQ workers

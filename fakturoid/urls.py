@@ -16,6 +16,7 @@ urlpatterns = [
         name="invoice_preview",
     ),
     path("fakturoid/clients/<int:pk>/invoice/", views.invoice_create, name="invoice_create"),
+    path("fakturoid/invoices/<int:pk>/reissue/", views.invoice_reissue, name="invoice_reissue"),
     path("fakturoid/invoices/refresh/", views.refresh_statuses, name="refresh_statuses"),
     path("fakturoid/invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("agency/settings/fakturoid/", views.fakturoid_settings, name="settings"),

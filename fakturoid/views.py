@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from agencies.decorators import agency_required, owner_required
@@ -16,7 +17,9 @@ from fakturoid.errors import (
     AuthenticationError,
     ConfigurationError,
     IntegrationError,
+    LookupFailed,
     NoAccessToAccount,
+    NotSettled,
     explain,
 )
 from fakturoid.forms import FakturoidSettingsForm
@@ -134,10 +137,18 @@ def invoice_preview(request: HttpRequest, pk: int, month: str) -> HttpResponse:
     return render(request, "fakturoid/invoice_preview.html", context | {"existing": existing})
 
 
+def _back_to(request: HttpRequest, client: Client, period) -> HttpResponse:  # noqa: ANN001
+    """Where an invoice action returns: the client's page when it was started there."""
+    if request.POST.get("return_to") == "client":
+        return redirect("clients:detail", pk=client.pk)
+    return redirect(_list_url(period))
+
+
 @require_POST
 @agency_required
 def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """The invoice icon: create the client's invoice for the chosen month in Fakturoid."""
+    """The invoice icon (and "Check and finish"): create the client's invoice for the chosen
+    month in Fakturoid, or finish an attempt whose outcome is unknown."""
     client = _client(request, pk)
     period = parse_month(request.POST.get("period", ""))
     if period is None:
@@ -146,71 +157,151 @@ def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         invoice = invoicing.create_invoice(client=client, period=period, user=request.user)
     except AlreadyInvoiced as already:
-        invoice = already.invoice
-        if invoice.html_url:
-            messages.info(request, f"{already.message} {invoice.html_url}")
-        else:
-            messages.info(request, already.message)
+        _tell_already_invoiced(request, already)
+    except (NotSettled, LookupFailed) as uncertain:
+        messages.warning(request, uncertain.message)
     except IntegrationError as error:
-        details = {
-            "client": client.name,
-            "period": format_month(period),
-            "error": explain(error),
-        }
-        if error.maybe_processed:
-            # It may exist in Fakturoid: "not created" could make someone issue it by hand.
-            messages.warning(
-                request,
-                _(
-                    "Fakturoid did not confirm the invoice of %(client)s for %(period)s: "
-                    "%(error)s It may have been created all the same: clicking again looks "
-                    "it up in Fakturoid first and never creates it twice."
-                )
-                % details,
-            )
-        else:
-            messages.error(
-                request,
-                _("The invoice of %(client)s for %(period)s was not created: %(error)s") % details,
-            )
+        _tell_failure(request, client=client, period=period, error=error)
     else:
-        messages.success(
+        _tell_created(request, invoice)
+    return _back_to(request, client, period)
+
+
+def _tell_created(request: HttpRequest, invoice: Invoice) -> None:
+    messages.success(
+        request,
+        _("Invoice %(number)s for %(client)s (%(period)s) was created in Fakturoid: %(url)s")
+        % {
+            "number": invoice.number,
+            "client": invoice.client.name,
+            "period": invoice.period_label,
+            "url": invoice.html_url,
+        },
+    )
+
+
+def _tell_already_invoiced(request: HttpRequest, already: AlreadyInvoiced) -> None:
+    invoice = already.invoice
+    if invoice.can_reissue:
+        messages.info(
             request,
-            _("Invoice %(number)s for %(client)s (%(period)s) was created in Fakturoid: %(url)s")
+            _(
+                "Invoice %(number)s of %(client)s for %(period)s is %(status)s; to issue the "
+                "month again, use “Issue again” on the client's page."
+            )
             % {
                 "number": invoice.number,
-                "client": client.name,
+                "client": invoice.client.name,
                 "period": invoice.period_label,
-                "url": invoice.html_url,
+                "status": invoice.get_status_display(),
             },
         )
-    return redirect(_list_url(period))
+    elif invoice.html_url:
+        messages.info(request, f"{already.message} {invoice.html_url}")
+    else:
+        messages.info(request, already.message)
+
+
+def _tell_failure(request: HttpRequest, *, client: Client, period, error: IntegrationError) -> None:  # noqa: ANN001
+    details = {"client": client.name, "period": format_month(period), "error": explain(error)}
+    if error.maybe_processed:
+        # It may exist in Fakturoid: "not created" could make someone issue it by hand.
+        messages.warning(
+            request,
+            _(
+                "Fakturoid did not confirm the invoice of %(client)s for %(period)s: "
+                "%(error)s It may have been created all the same: clicking again looks "
+                "it up in Fakturoid first and never creates it twice."
+            )
+            % details,
+        )
+    else:
+        messages.error(
+            request,
+            _("The invoice of %(client)s for %(period)s was not created: %(error)s") % details,
+        )
+
+
+@agency_required
+def invoice_reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue a month again after its invoice was deleted or cancelled in Fakturoid: a page
+    naming the old invoice (GET), then the new invoice under a new custom_id (POST)."""
+    invoice = get_object_or_404(
+        Invoice.objects.for_agency(request.agency).select_related("client"), pk=pk
+    )
+    if not invoice.can_reissue:
+        messages.error(
+            request,
+            _("Invoice %(number)s is neither deleted nor cancelled in Fakturoid.")
+            % {"number": invoice.number or invoice.custom_id},
+        )
+        return redirect("clients:detail", pk=invoice.client_id)
+    if request.method != "POST":
+        draft = error = None
+        try:
+            draft = invoicing.build_invoice(client=invoice.client, period=invoice.period)
+        except IntegrationError as exc:
+            error = explain(exc)
+        context = {"invoice": invoice, "draft": draft, "error": error}
+        return render(request, "fakturoid/invoice_reissue.html", context)
+    try:
+        new = invoicing.reissue_invoice(invoice=invoice, user=request.user)
+    except AlreadyInvoiced as already:
+        _tell_already_invoiced(request, already)
+    except IntegrationError as error:
+        _tell_failure(request, client=invoice.client, period=invoice.period, error=error)
+    else:
+        _tell_created(request, new)
+    return redirect("clients:detail", pk=invoice.client_id)
 
 
 @require_POST
 @agency_required
 def refresh_statuses(request: HttpRequest) -> HttpResponse:
-    """Ask Fakturoid which of the month's invoices were sent, paid or are overdue."""
+    """Ask Fakturoid which of the month's invoices were sent, paid, cancelled or deleted."""
     period = parse_month(request.POST.get("period", ""))
     if period is None:
         messages.error(request, _("Pick a valid month."))
         return redirect(_list_url())
     try:
-        checked = sync.refresh_statuses(agency=request.agency, period=period)
+        result = sync.refresh_statuses(agency=request.agency, period=period)
     except IntegrationError as error:
         messages.error(request, explain(error))
-    else:
-        messages.success(
+        return redirect(_list_url(period))
+    messages.success(
+        request,
+        _("Checked %(count)s invoices of %(period)s in Fakturoid.")
+        % {"count": result.checked, "period": format_month(period)},
+    )
+    if result.deleted:
+        names = ", ".join(f"{i.number} ({i.client.name})" for i in result.deleted)
+        messages.warning(
             request,
-            _("Checked %(count)s invoices of %(period)s in Fakturoid.")
-            % {"count": checked, "period": format_month(period)},
+            _("Deleted in Fakturoid: %(invoices)s. The month can be issued again.")
+            % {"invoices": names},
+        )
+    if result.duplicated:
+        messages.warning(
+            request,
+            ngettext(
+                "Fakturoid holds %(count)s invoice twice: cancel one (see the clients list).",
+                "Fakturoid holds %(count)s invoices twice: cancel one of each "
+                "(see the clients list).",
+                result.duplicated,
+            )
+            % {"count": result.duplicated},
         )
     return redirect(_list_url(period))
 
 
+PDF_PAGE_RETRIES = 10  # The waiting page reloads itself this many times, then offers a link.
+PDF_PAGE_RETRY_SECONDS = 3
+
+
 @agency_required
 def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    """The invoice's PDF, fetched from Fakturoid with the agency's credentials."""
+    """The invoice's PDF, fetched from Fakturoid with the agency's credentials; while Fakturoid
+    is still generating it, a page that tries again by itself."""
     invoice = get_object_or_404(Invoice.objects.for_agency(request.agency), pk=pk)
     try:
         pdf = sync.invoice_pdf(invoice=invoice)
@@ -218,8 +309,17 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, explain(error))
         return redirect("clients:detail", pk=invoice.client_id)
     if pdf is None:
-        messages.info(request, _("Fakturoid is still generating the PDF; try again in a moment."))
-        return redirect("clients:detail", pk=invoice.client_id)
+        try:
+            attempt = min(int(request.GET.get("attempt", "1")), PDF_PAGE_RETRIES)
+        except ValueError:
+            attempt = 1
+        context = {
+            "invoice": invoice,
+            "attempt": attempt,
+            "next_attempt": attempt + 1 if attempt < PDF_PAGE_RETRIES else None,
+            "seconds": PDF_PAGE_RETRY_SECONDS,
+        }
+        return render(request, "fakturoid/invoice_pdf_pending.html", context)
     response = HttpResponse(pdf, content_type="application/pdf")
     filename = f"invoice-{invoice.number or invoice.pk}.pdf".replace('"', "")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -314,8 +414,14 @@ def integration_log(request: HttpRequest) -> HttpResponse:
     if errors_only:
         calls = calls.filter(Q(status__isnull=True) | Q(status__gte=400))
     page = Paginator(calls, API_CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    duplicated = Invoice.objects.for_agency(request.agency).with_duplicates().count()
     return render(
         request,
         "fakturoid/integration_log.html",
-        {"page": page, "calls": page.object_list, "errors_only": errors_only},
+        {
+            "page": page,
+            "calls": page.object_list,
+            "errors_only": errors_only,
+            "duplicated": duplicated,
+        },
     )
