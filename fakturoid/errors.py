@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
+    from clients.models import Client
     from fakturoid.models import Invoice
 
 # Where Fakturoid's own web pages are; its messages link them (the sandbox has its own copies).
@@ -157,6 +158,20 @@ class AlreadyInvoiced(Refusal):
                 "period": invoice.period_label,
                 "number": invoice.number,
             }
+        )
+
+
+class AlreadyLinked(Refusal):
+    """The client is linked to a Fakturoid contact already: no second contact is created."""
+
+    def __init__(self, client: "Client") -> None:
+        self.client = client
+        super().__init__(
+            _(
+                "%(client)s is already linked to the Fakturoid contact #%(id)s: no new contact "
+                "was created. Clear its Fakturoid Client ID first to link another one."
+            )
+            % {"client": client.name, "id": client.fakturoid_subject_id}
         )
 
 

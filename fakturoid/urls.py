@@ -10,6 +10,7 @@ urlpatterns = [
     path("fakturoid/clients/<int:pk>/link/", views.link, name="link"),
     path("fakturoid/clients/<int:pk>/create-contact/", views.create_subject, name="create_subject"),
     path("fakturoid/match-all/", views.match_all, name="match_all"),
+    path("fakturoid/match-all/link/", views.link_suggestions, name="link_suggestions"),
     path(
         "fakturoid/clients/<int:pk>/invoice/<str:month>/",
         views.invoice_preview,

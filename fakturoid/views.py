@@ -39,14 +39,15 @@ def _list_url(period=None) -> str:  # noqa: ANN001
 @require_POST
 @agency_required
 def match(request: HttpRequest, pk: int) -> HttpResponse:
-    """Match automatically: link the one contact found, or let the user pick or create one."""
+    """Match automatically: link a certain match (IČO/DIČ), else let the user confirm one of the
+    suggestions (e-mail, name) seeing both sides, or create the contact."""
     client = _client(request, pk)
     try:
         result = matching.match_client(client=client)
     except IntegrationError as error:
         messages.error(request, explain(error))
         return redirect("clients:edit", pk=client.pk)
-    if result.is_unique:
+    if result.is_certain:
         subject = result.subjects[0]
         messages.success(
             request,
@@ -58,7 +59,45 @@ def match(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
         return redirect("clients:edit", pk=client.pk)
-    return render(request, "fakturoid/match_result.html", {"client": client, "result": result})
+    context = {"client": client, "result": result} | _suggestions(client, result)
+    return render(request, "fakturoid/match_result.html", context)
+
+
+def _suggestions(client: Client, result: matching.MatchResult) -> dict:
+    """The candidates and conflicts of a match, each with what the user must know."""
+    return {
+        "candidates": [(s, matching.link_warning(client, s)) for s in result.subjects],
+        "conflicts": [(s, matching.link_warning(client, s)) for s in result.conflicts],
+    }
+
+
+def _link(request: HttpRequest, client: Client, subject_id: int, source: str) -> None:
+    """Link the client to the contact the user confirmed, and say so (with any warning)."""
+    try:
+        subject = matching.link_client(client=client, subject_id=subject_id, source=source)
+    except IntegrationError as error:
+        messages.error(request, f"{client.name}: {explain(error)}")
+        return
+    messages.success(
+        request,
+        _("Linked to the Fakturoid contact %(name)s (#%(id)s).")
+        % {"name": subject.name, "id": subject.id},
+    )
+    warning = matching.link_warning(client, subject)
+    if warning:
+        messages.warning(request, f"{client.name}: {warning}")
+
+
+def _subject_id(value: str) -> int | None:
+    try:
+        subject_id = int(value)
+    except ValueError:
+        return None
+    return subject_id if 0 < subject_id < 2**63 else None
+
+
+def _source(value: str) -> str:
+    return value if value in Client.LinkSource.values else Client.LinkSource.MANUAL
 
 
 @require_POST
@@ -66,27 +105,34 @@ def match(request: HttpRequest, pk: int) -> HttpResponse:
 def link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link the client to the contact the user picked among the candidates."""
     client = _client(request, pk)
-    source = request.POST.get("source", "")
-    if source not in Client.LinkSource.values:
-        source = Client.LinkSource.MANUAL
-    try:
-        subject_id = int(request.POST.get("subject_id", ""))
-        if not 0 < subject_id < 2**63:
-            raise ValueError
-    except ValueError:
+    subject_id = _subject_id(request.POST.get("subject_id", ""))
+    if subject_id is None:
         messages.error(request, _("Choose one of the Fakturoid contacts."))
         return redirect("clients:edit", pk=client.pk)
-    try:
-        subject = matching.link_client(client=client, subject_id=subject_id, source=source)
-    except IntegrationError as error:
-        messages.error(request, explain(error))
-    else:
-        messages.success(
-            request,
-            _("Linked to the Fakturoid contact %(name)s (#%(id)s).")
-            % {"name": subject.name, "id": subject.id},
-        )
+    _link(request, client, subject_id, _source(request.POST.get("source", "")))
     return redirect("clients:edit", pk=client.pk)
+
+
+@require_POST
+@agency_required
+def link_suggestions(request: HttpRequest) -> HttpResponse:
+    """ "Match all unlinked clients", second step: link the suggestions the user confirmed."""
+    chosen = {
+        int(key.removeprefix("client-")): _subject_id(value)
+        for key, value in request.POST.items()
+        if key.startswith("client-") and key.removeprefix("client-").isdigit()
+    }
+    clients = Client.objects.for_agency(request.agency).filter(
+        pk__in=[pk for pk, subject_id in chosen.items() if subject_id]
+    )
+    for client in clients:
+        if client.fakturoid_subject_id:
+            continue  # linked meanwhile: the newer link stays
+        source = _source(request.POST.get(f"source-{client.pk}", ""))
+        _link(request, client, chosen[client.pk], source)
+    if not clients:
+        messages.info(request, _("No contact was chosen; nothing was linked."))
+    return redirect("clients:list")
 
 
 @require_POST
@@ -110,13 +156,18 @@ def create_subject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @agency_required
 def match_all(request: HttpRequest) -> HttpResponse:
-    """Match every unlinked client of the agency and report what happened to each."""
+    """Match every unlinked client of the agency: link the certain ones, list the suggestions
+    for confirmation on one screen."""
     try:
         rows = matching.match_unlinked_clients(agency=request.agency)
     except IntegrationError as error:
         messages.error(request, explain(error))
         return redirect("clients:list")
-    return render(request, "fakturoid/match_all_result.html", {"rows": rows})
+    suggestions = [
+        (row, _suggestions(row.client, row.result)) for row in rows if row.result is not None
+    ]
+    context = {"rows": rows, "suggestions": suggestions}
+    return render(request, "fakturoid/match_all_result.html", context)
 
 
 @agency_required

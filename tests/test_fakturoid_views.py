@@ -521,7 +521,9 @@ def test_several_matches_are_listed_to_pick_from(api, owner_http, agency, connec
         (2, "22222222", "b@kasa.cz", "Zlín"),
     ]:
         row = next(
-            row for row in re.findall(r"<tr>.*?</tr>", html, re.S) if f"#{subject_id}<" in row
+            row
+            for row in re.findall(r'<tr class="candidate">.*?</tr>', html, re.S)
+            if f"#{subject_id}<" in row
         )
         assert ico in row and email in row and city in row
         assert f'action="/fakturoid/clients/{client.pk}/link/"' in row
@@ -683,7 +685,7 @@ def test_match_all_reports_each_unlinked_client(api, owner_http, agency, connect
     alza = row_of(html, "Alza")
     assert "linked" in alza and "#41 (matched on IČO)" in alza
     kasa = row_of(html, "Kasa")
-    assert "ambiguous" in kasa and "2 candidates" in kasa
+    assert "to confirm" in kasa and "2 candidates" in kasa
     assert "not found" in row_of(html, "Nikdo")
     assert "Already linked" not in html
     linked = Client.objects.get(name="Alza")
