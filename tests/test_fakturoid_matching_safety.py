@@ -100,7 +100,7 @@ def test_linking_a_contact_without_the_clients_ico_warns(api, owner_http, kavova
         (
             "warning",
             "Kávovar Hrubý s.r.o.: The contact has no IČO in Fakturoid: invoices would go out "
-            "without the client's IČO. Add it to the contact in Fakturoid.",
+            "without the client's IČO. Add what is missing to the contact in Fakturoid.",
         ),
     ]
     kavovar.refresh_from_db()

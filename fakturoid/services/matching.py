@@ -105,7 +105,7 @@ def link_warning(client: Client, subject: Subject) -> str:
     if missing:
         return _(
             "The contact has no %(codes)s in Fakturoid: invoices would go out without the "
-            "client's %(codes)s. Add it to the contact in Fakturoid."
+            "client's %(codes)s. Add what is missing to the contact in Fakturoid."
         ) % {"codes": _(" and ").join(missing)}
     return ""
 
