@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint format e2e messages clean
+.PHONY: install demo test lint format e2e messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ format: install
 
 e2e: install
 	E2E_REQUIRED=1 $(BIN)/pytest -m e2e
+
+# Speed and memory figures: every bench/*.py script in turn, each printing its own figures
+# (ratios within one run; the machines are shared and noisy, so never a timed unit test).
+bench: install
+	@set -e; for script in bench/*.py; do \
+		[ -f "$$script" ] || { echo "no benchmark scripts in bench/"; exit 1; }; \
+		echo "::: $$script"; $(BIN)/python "$$script"; \
+	done
 
 messages: install
 	$(BIN)/python manage.py makemessages -l cs --ignore=.venv --ignore=staticfiles --ignore=tests --no-obsolete

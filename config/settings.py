@@ -174,6 +174,18 @@ if not FIELD_ENCRYPTION_KEYS:
 # Fakturoid API v3. With the sandbox on and no explicit URL, the app talks to its own sandbox.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 FAKTUROID_SANDBOX = env.bool("FAKTUROID_SANDBOX", default=False)
+# The sandbox has no login and a switchboard that can block any of its accounts: a production
+# server must not serve it because someone copied the development .env. Only this loudly named
+# setting lets it run with DEBUG off (a shared demo server, say).
+FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING = env.bool(
+    "FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING", default=False
+)
+if FAKTUROID_SANDBOX and not DEBUG and not FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING:
+    raise ImproperlyConfigured(
+        "FAKTUROID_SANDBOX is true while DEBUG is false: the Fakturoid sandbox must not run in "
+        "production. Set FAKTUROID_SANDBOX=false, or, for a deliberate demo server, "
+        "FAKTUROID_SANDBOX_IN_PRODUCTION_I_KNOW_WHAT_I_AM_DOING=true."
+    )
 FAKTUROID_API_URL = env("FAKTUROID_API_URL", default="").rstrip("/") or (
     f"{SITE_URL}/sandbox/fakturoid/api/v3"
     if FAKTUROID_SANDBOX
@@ -184,6 +196,10 @@ FAKTUROID_CONTACT_EMAIL = env("FAKTUROID_CONTACT_EMAIL", default="")
 FAKTUROID_CONNECT_TIMEOUT = env.float("FAKTUROID_CONNECT_TIMEOUT", default=5.0)
 FAKTUROID_READ_TIMEOUT = env.float("FAKTUROID_READ_TIMEOUT", default=20.0)
 FAKTUROID_MAX_RATE_LIMIT_WAIT = env.float("FAKTUROID_MAX_RATE_LIMIT_WAIT", default=5.0)
+# Background workers wait for the account's request budget up to this long (then the task is
+# deferred) and leave this many requests of every rate-limit window to people in the browser.
+FAKTUROID_BACKGROUND_MAX_WAIT = env.float("FAKTUROID_BACKGROUND_MAX_WAIT", default=30.0)
+FAKTUROID_RATE_LIMIT_RESERVE = env.int("FAKTUROID_RATE_LIMIT_RESERVE", default=5)
 # How long after giving up on an invoice POST we wait before that invoice may be POSTed again
 # (Fakturoid may still carry the first one out). Empty: derived from the timeouts above, see
 # fakturoid/timeouts.py; gunicorn.conf.py derives the worker timeout from them too.

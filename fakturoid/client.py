@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from urllib3.exceptions import NewConnectionError
 
 from agencies.models import Agency, FakturoidSettings
+from fakturoid import budget
 from fakturoid.configuration import configured_settings, contact_email
 from fakturoid.documents import (
     Account,
@@ -56,6 +57,7 @@ from fakturoid.models import ApiCall
 logger = logging.getLogger(__name__)
 
 MAX_PAGES = 1000  # A server that never sends an empty page must not loop us forever.
+PAGE_SIZE = 40  # A shorter page is the last one.
 TOKEN_MARGIN_SECONDS = 60  # A token this close to expiry is replaced before use.
 MAX_GET_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 1.5)  # Waits before the 2nd and 3rd attempt of a GET.
@@ -63,6 +65,19 @@ DEFAULT_TOKEN_LIFETIME = 7200
 
 # Every wait goes through this name, so tests can replace it and stay fast.
 _sleep = time.sleep
+
+# One keep-alive HTTP session per Fakturoid account and thread: a worker creating hundreds of
+# invoices opens one TCP and TLS connection, not one per invoice.
+_sessions = threading.local()
+
+
+def _session(base_url: str, user_agent: str) -> requests.Session:
+    sessions = _sessions.__dict__.setdefault("by_account", {})
+    session = sessions.get((base_url, user_agent))
+    if session is None:
+        session = sessions[(base_url, user_agent)] = requests.Session()
+        session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+    return session
 
 
 # --- Transport ------------------------------------------------------------------------
@@ -109,7 +124,7 @@ def _may_have_arrived(error: requests.RequestException) -> bool:
 
 
 class FakturoidClient:
-    """Fakturoid API v3 for one agency (one `requests.Session` per object).
+    """Fakturoid API v3 for one agency.
 
     `fakturoid` is the agency's FakturoidSettings. When it is saved, the access token is shared
     through its database row (refreshed under a lock, see `_locked_settings`) and each HTTP
@@ -117,6 +132,13 @@ class FakturoidClient:
     form), the token lives on the instance only and nothing is written. Either way the token
     in use is set on the instance. `on_call` replaces the logging hook with any callable that
     takes a CallRecord.
+
+    Every request first takes one from the account's request budget, shared by all processes
+    (`fakturoid.budget`). A person's request (the default) may use the whole budget and waits
+    at most FAKTUROID_MAX_RATE_LIMIT_WAIT for it. A `background` client (workers) leaves
+    FAKTUROID_RATE_LIMIT_RESERVE requests of each window to people and waits up to
+    FAKTUROID_BACKGROUND_MAX_WAIT. A longer wait raises RateLimited with `retry_after`, before
+    anything is sent.
 
     Raises ConfigurationError when a setting needed for any request is missing.
     """
@@ -126,21 +148,22 @@ class FakturoidClient:
         fakturoid: FakturoidSettings,
         *,
         on_call: Callable[[CallRecord], None] | None = None,
+        background: bool = False,
     ) -> None:
         self.fakturoid = fakturoid
         self.base_url = settings.FAKTUROID_API_URL.rstrip("/")
         email = contact_email(self.base_url, fakturoid)
         self.timeout = (settings.FAKTUROID_CONNECT_TIMEOUT, settings.FAKTUROID_READ_TIMEOUT)
-        self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
+        if background:
+            self.max_rate_limit_wait = settings.FAKTUROID_BACKGROUND_MAX_WAIT
+            self.reserve = settings.FAKTUROID_RATE_LIMIT_RESERVE
+        else:
+            self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
+            self.reserve = 0
+        self.budget_account = f"{self.base_url}#{fakturoid.account_slug}"
         self.on_call = on_call or self._log_call
         self.rate_limit: RateLimit | None = None
-        self.session = requests.Session()
-        self.session.headers.update(
-            {
-                "User-Agent": f"{settings.FAKTUROID_APP_NAME} ({email})",
-                "Accept": "application/json",
-            }
-        )
+        self.session = _session(self.base_url, f"{settings.FAKTUROID_APP_NAME} ({email})")
 
     @classmethod
     def for_agency(cls, agency: Agency, **kwargs: Any) -> "FakturoidClient":
@@ -239,15 +262,15 @@ class FakturoidClient:
         return f"/accounts/{quote(self.fakturoid.account_slug, safe='')}{path}"
 
     def _pages(self, path: str, params: dict[str, str]) -> Iterator[Any]:
-        """Every item of a collection: ?page=1, 2, ... until Fakturoid sends an empty page
-        (pages hold 40 items, but only an empty page says there are no more)."""
+        """Every item of a collection: ?page=1, 2, ... until a page holds fewer than 40 items
+        (an empty page, too, says there are no more)."""
         for page in range(1, MAX_PAGES + 1):
             items = self._call("GET", path, params={**params, "page": page})
             if not isinstance(items, list):
                 raise InvalidResponse(_("Fakturoid answered a list request without a list."))
-            if not items:
-                return
             yield from items
+            if len(items) < PAGE_SIZE:
+                return
         raise InvalidResponse(_("Fakturoid kept sending pages beyond %(n)s.") % {"n": MAX_PAGES})
 
     def _call(
@@ -263,8 +286,9 @@ class FakturoidClient:
         """One API request under the retry policy; returns the JSON body (None if none), or
         with `raw` the body's bytes.
 
-        A 401 gets one new token and one repeat. A 429 whose reset is near is waited out once.
-        Only a GET is repeated after a network error or 5xx (at most MAX_GET_ATTEMPTS tries).
+        A 401 gets one new token and one repeat. A 429 whose reset is near is waited out once,
+        until the reset and a margin. Only a GET is repeated after a network error or 5xx (at
+        most MAX_GET_ATTEMPTS tries).
         """
         attempt = 1
         refreshed = waited = False
@@ -291,7 +315,7 @@ class FakturoidClient:
                     raise
                 waited = True
                 logger.info("Fakturoid rate limit reached, waiting %s s", wait)
-                _sleep(wait)
+                _sleep(wait + budget.RESET_MARGIN.total_seconds())
             except (NetworkError, Unavailable) as error:
                 if method != "GET" or attempt >= MAX_GET_ATTEMPTS:
                     raise
@@ -312,6 +336,13 @@ class FakturoidClient:
         raw: bool = False,
     ) -> Any:
         """One HTTP attempt: send it, log it, and return the JSON body or raise its error."""
+        if not token_request:
+            budget.wait_for_request(
+                self.budget_account,
+                reserve=self.reserve,
+                max_wait=self.max_rate_limit_wait,
+                sleep=_sleep,
+            )
         status, rate_limit, result, error = None, None, None, None
         started = time.monotonic()
         try:
@@ -332,6 +363,7 @@ class FakturoidClient:
             rate_limit = parse_rate_limit(response.headers)
             if rate_limit is not None:
                 self.rate_limit = rate_limit
+                budget.correct(self.budget_account, rate_limit, limited=status == 429)
             try:
                 if raw and 200 <= response.status_code < 300:
                     result = response.content

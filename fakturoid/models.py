@@ -216,3 +216,21 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status or '-'}"
+
+
+class RequestBudget(models.Model):
+    """How many requests a Fakturoid account has left in its rate-limit window, as every
+    process of ours counts them (see `fakturoid.budget`). One row per account."""
+
+    account = models.CharField(_("account"), max_length=300, unique=True)
+    quota = models.PositiveIntegerField(_("requests per window"))
+    window = models.PositiveIntegerField(_("window (s)"))
+    remaining = models.IntegerField(_("requests left"))
+    resets_at = models.DateTimeField(_("window resets at"))
+
+    class Meta:
+        verbose_name = _("Fakturoid request budget")
+        verbose_name_plural = _("Fakturoid request budgets")
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.remaining}/{self.quota}"

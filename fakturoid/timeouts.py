@@ -19,11 +19,14 @@ from datetime import timedelta
 
 from django.conf import settings
 
-# The retry policy of fakturoid/client.py, counted here (it imports nothing from us).
+# The retry policy of fakturoid/client.py and fakturoid/budget.py, counted here (both import
+# our models, which import this module).
 GET_ATTEMPTS = 3  # fakturoid.client.MAX_GET_ATTEMPTS
 GET_BACKOFF_SECONDS = 0.5 + 1.5  # fakturoid.client.BACKOFF_SECONDS, summed
-# A look-up by custom_id that finds the invoice reads its page and the next, empty one.
-LOOKUP_PAGES = 2
+RESET_MARGIN_SECONDS = 0.25  # fakturoid.budget.RESET_MARGIN, added to a 429's wait
+# A look-up by custom_id reads one page: a page of fewer than 40 is the last, and one
+# custom_id never has 40 invoices.
+LOOKUP_PAGES = 1
 WORKER_MARGIN_SECONDS = 10  # Django's own work in the request: templates, queries.
 STALE_MARGIN_SECONDS = 10  # A dead worker's request is surely gone this long after its timeout.
 SETTLE_FACTOR = 3
@@ -38,19 +41,25 @@ def request_seconds() -> float:
 CLICK_CALLS = LOOKUP_PAGES + 1 + LOOKUP_PAGES
 
 
+TOKEN_REQUESTS = 2  # the first token, and the new one after a 401 (they take no budget)
+
+
 def click_requests() -> int:
     """The most HTTP requests one click may make: a token, every page of both look-ups tried
     three times, the POST, and a 401 answered with one new token and one repeat."""
-    token, unauthorized, post = 1, 2, 1
-    return token + 2 * LOOKUP_PAGES * GET_ATTEMPTS + post + unauthorized
+    unauthorized_repeat, post = 1, 1
+    return TOKEN_REQUESTS + 2 * LOOKUP_PAGES * GET_ATTEMPTS + post + unauthorized_repeat
 
 
 def click_seconds() -> float:
     """The worst case of one click: every request waits its full timeouts, every GET retry
-    its back-off, and every call waits out one 429 (see the module's docstring)."""
+    its back-off, every request but the tokens waits its longest for budget, and every call
+    waits out one 429 (see the module's docstring)."""
+    most_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
     back_offs = 2 * LOOKUP_PAGES * GET_BACKOFF_SECONDS
-    rate_limit_waits = CLICK_CALLS * settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
-    return click_requests() * request_seconds() + back_offs + rate_limit_waits
+    budget_waits = (click_requests() - TOKEN_REQUESTS) * most_wait
+    rate_limit_waits = CLICK_CALLS * (most_wait + RESET_MARGIN_SECONDS)
+    return click_requests() * request_seconds() + back_offs + budget_waits + rate_limit_waits
 
 
 def worker_timeout_seconds() -> int:

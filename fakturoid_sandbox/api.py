@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from fakturoid_sandbox import control, services
+from fakturoid_sandbox import control, invoice_actions, services, webhooks
 from fakturoid_sandbox.errors import ApiError, api_error, forced_failure, not_found
 from fakturoid_sandbox.models import PAGE_SIZE, Account, Credential, Invoice, Token
 from fakturoid_sandbox.pdf import invoice_pdf
@@ -53,7 +53,7 @@ def _error_response(error: ApiError) -> JsonResponse:
     return JsonResponse(error.body, status=error.status)
 
 
-def _no_content() -> HttpResponse:
+def no_content() -> HttpResponse:
     return HttpResponse(status=204)
 
 
@@ -219,7 +219,7 @@ def _token_body(request: HttpRequest) -> dict:
     return QueryDict(request.body, encoding=request.encoding).dict()
 
 
-def _payload(request: HttpRequest) -> dict:
+def request_payload(request: HttpRequest) -> dict:
     """The JSON object of the request body ({} when empty); 400 for anything else."""
     if not request.body.strip():
         return {}
@@ -230,7 +230,7 @@ def _payload(request: HttpRequest) -> dict:
     return services.require_object(data)
 
 
-def _page(request: HttpRequest, queryset: QuerySet) -> QuerySet:
+def paginate(request: HttpRequest, queryset: QuerySet) -> QuerySet:
     try:
         page = max(int(request.GET.get("page", "1")), 1)
     except ValueError:
@@ -257,15 +257,17 @@ def _datetime_filters(request: HttpRequest, queryset: QuerySet, names: dict) -> 
     return queryset
 
 
-def _created(body: dict, location: str) -> JsonResponse:
+def created_response(body: dict, location: str) -> JsonResponse:
     response = JsonResponse(body, status=201)
     response["Location"] = location
     return response
 
 
 def _invoices(account: Account) -> QuerySet:
-    return account.invoices.select_related("account", "subject").prefetch_related(
-        "lines", "payments"
+    return (
+        account.invoices.live()
+        .select_related("account", "subject")
+        .prefetch_related("lines", "payments")
     )
 
 
@@ -314,15 +316,15 @@ def account(request: HttpRequest, caller: Caller, slug: str) -> HttpResponse:
 @endpoint("GET", "POST")
 def subjects(request: HttpRequest, caller: Caller, slug: str) -> HttpResponse:
     if request.method == "POST":
-        subject = services.create_subject(account=caller.account, data=_payload(request))
-        return _created(subject_json(request, subject), subject_api_url(request, subject))
+        subject = services.create_subject(account=caller.account, data=request_payload(request))
+        return created_response(subject_json(request, subject), subject_api_url(request, subject))
     queryset = caller.account.subjects.select_related("account")
     if "custom_id" in request.GET:
         queryset = queryset.filter(custom_id=request.GET["custom_id"])
     queryset = _datetime_filters(
         request, queryset, {"since": "created_at__gte", "updated_since": "updated_at__gte"}
     )
-    return JsonResponse([subject_json(request, s) for s in _page(request, queryset)], safe=False)
+    return JsonResponse([subject_json(request, s) for s in paginate(request, queryset)], safe=False)
 
 
 @endpoint("GET")
@@ -331,7 +333,7 @@ def subject_search(request: HttpRequest, caller: Caller, slug: str) -> HttpRespo
     if not query:
         raise api_error(400, "invalid_request", "Missing required parameter: query")
     queryset = caller.account.subjects.select_related("account").search(query)
-    return JsonResponse([subject_json(request, s) for s in _page(request, queryset)], safe=False)
+    return JsonResponse([subject_json(request, s) for s in paginate(request, queryset)], safe=False)
 
 
 @endpoint("GET", "PATCH", "DELETE")
@@ -341,9 +343,9 @@ def subject(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpRes
         raise not_found("Subject")
     if request.method == "DELETE":
         services.delete_subject(subject=found)
-        return _no_content()
+        return no_content()
     if request.method == "PATCH":
-        services.update_subject(subject=found, data=_payload(request))
+        services.update_subject(subject=found, data=request_payload(request))
     return JsonResponse(subject_json(request, found))
 
 
@@ -353,9 +355,10 @@ def subject(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpRes
 @endpoint("GET", "POST")
 def invoices(request: HttpRequest, caller: Caller, slug: str) -> HttpResponse:
     if request.method == "POST":
-        created = services.create_invoice(account=caller.account, data=_payload(request))
+        created = services.create_invoice(account=caller.account, data=request_payload(request))
         invoice = _get_invoice(caller.account, created.pk)
-        return _created(invoice_json(request, invoice), invoice_api_url(request, invoice))
+        return created_response(invoice_json(request, invoice), invoice_api_url(request, invoice))
+    webhooks.notice_overdue(account=caller.account)
     queryset = _invoices(caller.account).matching(request.GET, today=timezone.localdate())
     queryset = _datetime_filters(
         request,
@@ -367,17 +370,17 @@ def invoices(request: HttpRequest, caller: Caller, slug: str) -> HttpResponse:
             "updated_until": "updated_at__lte",
         },
     )
-    return JsonResponse([invoice_json(request, i) for i in _page(request, queryset)], safe=False)
+    return JsonResponse([invoice_json(request, i) for i in paginate(request, queryset)], safe=False)
 
 
 @endpoint("GET", "PATCH", "DELETE")
 def invoice(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpResponse:
     found = _get_invoice(caller.account, pk)
     if request.method == "DELETE":
-        services.delete_invoice(invoice=found)
-        return _no_content()
+        invoice_actions.delete_invoice(invoice=found)
+        return no_content()
     if request.method == "PATCH":
-        services.update_invoice(invoice=found, data=_payload(request))
+        services.update_invoice(invoice=found, data=request_payload(request))
         found = _get_invoice(caller.account, pk)
     return JsonResponse(invoice_json(request, found))
 
@@ -385,23 +388,32 @@ def invoice(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpRes
 @endpoint("POST")
 def invoice_fire(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpResponse:
     found = _get_invoice(caller.account, pk)
-    event = request.GET.get("event") or _payload(request).get("event")
-    services.fire_event(invoice=found, event=event)
-    return _no_content()
+    event = request.GET.get("event") or request_payload(request).get("event")
+    invoice_actions.fire_event(invoice=found, event=event)
+    return no_content()
 
 
 @endpoint("POST")
 def invoice_payments(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpResponse:
     found = _get_invoice(caller.account, pk)
-    payment = services.add_payment(invoice=found, data=_payload(request))
+    payment = invoice_actions.add_payment(invoice=found, data=request_payload(request))
     return JsonResponse(payment_json(payment), status=201)
+
+
+@endpoint("DELETE")
+def invoice_payment(
+    request: HttpRequest, caller: Caller, slug: str, pk: int, payment_pk: int
+) -> HttpResponse:
+    found = _get_invoice(caller.account, pk)
+    invoice_actions.remove_payment(invoice=found, payment_id=payment_pk)
+    return no_content()
 
 
 @endpoint("POST")
 def invoice_message(request: HttpRequest, caller: Caller, slug: str, pk: int) -> HttpResponse:
     found = _get_invoice(caller.account, pk)
-    services.send_message(invoice=found, data=_payload(request))
-    return _no_content()
+    invoice_actions.send_message(invoice=found, data=request_payload(request))
+    return no_content()
 
 
 @endpoint("GET", produces_json=False)
@@ -410,7 +422,7 @@ def invoice_pdf_download(request: HttpRequest, caller: Caller, slug: str, pk: in
     found = _get_invoice(caller.account, pk)
     if not found.pdf_requested:
         Invoice.objects.filter(pk=found.pk).update(pdf_requested=True)
-        return _no_content()
+        return no_content()
     response = HttpResponse(invoice_pdf(found), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{found.number}.pdf"'
     return response
@@ -433,13 +445,23 @@ def unknown(request: HttpRequest, path: str = "") -> HttpResponse:
 @login_not_required
 @csrf_exempt
 def control_state(request: HttpRequest, slug: str) -> HttpResponse:
-    """GET the account's switches; POST a JSON object of the switches to change."""
+    """GET the account's switches; POST a JSON object of the switches to change.
+
+    JSON bodies only: a form or text/plain POST is what another site can make a browser send
+    without asking (no CORS preflight), so refusing them stops cross-site switch flipping.
+    """
     try:
         if request.method == "GET":
             return JsonResponse(control.get_state(slug))
         if request.method != "POST":
             raise api_error(405, "method_not_allowed", f"{request.method} is not allowed here")
-        return JsonResponse(control.update_state(slug, **_payload(request)))
+        if request.content_type != "application/json":
+            raise api_error(
+                415,
+                "unsupported_media_type",
+                "The control endpoint takes JSON only (Content-Type: application/json)",
+            )
+        return JsonResponse(control.update_state(slug, **request_payload(request)))
     except Account.DoesNotExist:
         return _error_response(not_found("Account"))
     except control.SwitchError as exc:

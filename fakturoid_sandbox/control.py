@@ -11,7 +11,14 @@ Switches (also over HTTP at `GET/POST /sandbox/fakturoid/control/<slug>.json`)::
       "blocked": false,                              # 402 on every account-scoped request
       "bank_account": true,                          # false: creating an invoice → 403
       "vat_mode": "vat_payer",                       # vat_payer | non_vat_payer | identified_person
-      "token_invalidates_previous": true             # a new token revokes the older ones
+      "token_invalidates_previous": true,            # a new token revokes the older ones
+      "email_delivery": "enabled",                   # or "upgrade_required" |
+                                                     #    "email_delivery_disabled" (403)
+      "email_daily_quota": null,                     # or messages per day, then 403
+                                                     #    quota_exhausted
+      "webhooks": "enabled",                         # or "not_enabled" (credentials) |
+                                                     #    "upgrade_required" (plan): 403
+      "webhook_backoff": [1, 2, 4, 8, 16]            # seconds before each of the 5 retries
     }
 
 `fail_next` makes the next `count` API requests of the account (the token request too, the
@@ -22,16 +29,24 @@ during `delay_ms` finds the work done afterwards, and one that timed out during
 `delay_after_ms` was told nothing about work that had already been committed.
 """
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.validators import validate_slug
 from django.db import transaction
 
 from fakturoid_sandbox.models import Account, Credential, Subject, VatMode
+from fakturoid_sandbox.models.accounts import (
+    EmailDelivery,
+    WebhookAccess,
+    default_webhook_backoff,
+)
 
 MAX_DELAY_MS = 30_000
 RESERVED_SLUGS = frozenset({"api", "control"})
 FAIL_NEXT_KEYS = frozenset({"status", "after_processing", "count"})
+MAX_BACKOFF_SECONDS = 3600
+RETRIES = 5
 
 
 class SwitchError(ValueError):
@@ -55,6 +70,10 @@ def _state(account: Account) -> dict[str, Any]:
         "bank_account": account.has_bank_account,
         "vat_mode": account.vat_mode,
         "token_invalidates_previous": account.token_invalidates_previous,
+        "email_delivery": account.email_delivery,
+        "email_daily_quota": account.email_daily_quota,
+        "webhooks": account.webhooks,
+        "webhook_backoff": account.webhook_backoff,
     }
 
 
@@ -134,8 +153,49 @@ def _apply(account: Account, changes: dict[str, Any]) -> list[str]:
             account.token_invalidates_previous = _boolean(name, value)
             fields.append("token_invalidates_previous")
         else:
-            raise SwitchError(f"Unknown switch {name!r}")
+            fields += _apply_feature_switch(account, name, value)
     return fields
+
+
+def _choice(name: str, value: Any, choices: type[EmailDelivery] | type[WebhookAccess]) -> str:
+    if value not in choices.values:
+        raise SwitchError(f"{name} must be one of {', '.join(choices.values)}")
+    return value
+
+
+def _backoff(value: Any) -> list[float]:
+    valid = (
+        isinstance(value, list)
+        and len(value) == RETRIES
+        and all(
+            isinstance(seconds, int | float | Decimal)  # the HTTP API parses floats as Decimal
+            and not isinstance(seconds, bool)
+            and 0 <= seconds <= MAX_BACKOFF_SECONDS
+            for seconds in value
+        )
+    )
+    if not valid:
+        raise SwitchError(
+            f"webhook_backoff must be a list of {RETRIES} numbers of seconds, each 0 to "
+            f"{MAX_BACKOFF_SECONDS}"
+        )
+    return [seconds if isinstance(seconds, int) else float(seconds) for seconds in value]
+
+
+def _apply_feature_switch(account: Account, name: str, value: Any) -> list[str]:
+    """The switches of e-mail delivery and webhooks; returns the model field changed."""
+    if name == "email_delivery":
+        account.email_delivery = _choice(name, value, EmailDelivery)
+    elif name == "email_daily_quota":
+        quota = None if value is None else _positive_int(name, value, minimum=0)
+        account.email_daily_quota = quota
+    elif name == "webhooks":
+        account.webhooks = _choice(name, value, WebhookAccess)
+    elif name == "webhook_backoff":
+        account.webhook_backoff = _backoff(value)
+    else:
+        raise SwitchError(f"Unknown switch {name!r}")
+    return [name]
 
 
 def update_state(slug: str, **changes: Any) -> dict[str, Any]:
@@ -163,6 +223,10 @@ def reset_state(slug: str) -> dict[str, Any]:
         blocked=False,
         bank_account=True,
         token_invalidates_previous=True,
+        email_delivery=EmailDelivery.ENABLED,
+        email_daily_quota=None,
+        webhooks=WebhookAccess.ENABLED,
+        webhook_backoff=default_webhook_backoff(),
     )
 
 

@@ -1,6 +1,7 @@
 """HTML pages standing for Fakturoid's own web interface (the API's `html_url` links).
 
-No login: in the real world these are Fakturoid's pages, not ours. Read-only.
+No login: in the real world these are Fakturoid's pages, not ours. The invoice page's buttons
+live in `page_actions`. Listing pages run the overdue check first (Fakturoid's daily job).
 """
 
 from django.contrib.auth.decorators import login_not_required
@@ -8,7 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_safe
 
-from fakturoid_sandbox.models import Account, Invoice
+from fakturoid_sandbox import webhooks
+from fakturoid_sandbox.models import Account, Invoice, WebhookDelivery
+
+RECENT_DELIVERIES = 100
 
 
 def _account(slug: str) -> Account:
@@ -17,7 +21,7 @@ def _account(slug: str) -> Account:
 
 def _invoice(account: Account, **lookup: object) -> Invoice:
     queryset = account.invoices.select_related("account", "subject").prefetch_related(
-        "lines", "payments"
+        "lines", "payments", "messages"
     )
     return get_object_or_404(queryset, **lookup)
 
@@ -38,6 +42,7 @@ def account_home(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def invoice_list(request: HttpRequest, slug: str) -> HttpResponse:
     account = _account(slug)
+    webhooks.notice_overdue(account=account)
     invoices = account.invoices.order_by("-issued_on", "-id")
     return render(request, "sandbox/invoice_list.html", {"account": account, "invoices": invoices})
 
@@ -46,6 +51,7 @@ def invoice_list(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def invoice_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     account = _account(slug)
+    webhooks.notice_overdue(account=account)
     invoice = _invoice(account, pk=pk)
     return render(request, "sandbox/invoice_detail.html", {"account": account, "invoice": invoice})
 
@@ -54,7 +60,7 @@ def invoice_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_safe
 def public_invoice(request: HttpRequest, slug: str, token: str, number: str) -> HttpResponse:
     account = _account(slug)
-    invoice = _invoice(account, token=token, number=number)
+    invoice = _invoice(account, token=token, number=number, deleted_at__isnull=True)
     return render(
         request,
         "sandbox/invoice_detail.html",
@@ -93,3 +99,21 @@ def subject_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_safe
 def bank_accounts(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "sandbox/bank_accounts.html", {"account": _account(slug)})
+
+
+@login_not_required
+@require_safe
+def webhook_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The account's webhooks and their deliveries: failed ones first, then the latest."""
+    account = _account(slug)
+    deliveries = WebhookDelivery.objects.filter(webhook__account=account).select_related("webhook")
+    return render(
+        request,
+        "sandbox/webhook_list.html",
+        {
+            "account": account,
+            "webhooks": account.webhooks_set.select_related("credential"),
+            "failed": deliveries.filter(state=WebhookDelivery.State.FAILED).order_by("-id"),
+            "recent": deliveries.order_by("-id")[:RECENT_DELIVERIES],
+        },
+    )

@@ -5,14 +5,38 @@ with milliseconds and the Prague offset, empty texts `null`. Links are absolute,
 request, so they work on whatever host and port the sandbox is served.
 """
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from fakturoid_sandbox.models import Account, Credential, Invoice, InvoiceLine, Payment, Subject
+from fakturoid_sandbox.models import (
+    Account,
+    Credential,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Subject,
+    Webhook,
+    WebhookDelivery,
+)
+
+
+class SiteRoot:
+    """Absolute links from settings.SITE_URL, for JSON built outside a request (webhooks).
+
+    Has the one method of HttpRequest the serializers use, so it can stand in for a request.
+    """
+
+    def build_absolute_uri(self, location: str) -> str:
+        return f"{settings.SITE_URL}{location}"
+
+
+Linker = HttpRequest | SiteRoot
 
 
 def decimal_str(value: Decimal | int) -> str:
@@ -40,19 +64,19 @@ def _or_null(value: str) -> str | None:
     return value or None
 
 
-def absolute(request: HttpRequest, name: str, *args: object) -> str:
+def absolute(request: Linker, name: str, *args: object) -> str:
     return request.build_absolute_uri(reverse(f"sandbox:{name}", args=args))
 
 
-def subject_api_url(request: HttpRequest, subject: Subject) -> str:
+def subject_api_url(request: Linker, subject: Subject) -> str:
     return absolute(request, "api_subject", subject.account.slug, subject.pk)
 
 
-def invoice_api_url(request: HttpRequest, invoice: Invoice) -> str:
+def invoice_api_url(request: Linker, invoice: Invoice) -> str:
     return absolute(request, "api_invoice", invoice.account.slug, invoice.pk)
 
 
-def user_json(request: HttpRequest, credential: Credential) -> dict:
+def user_json(request: Linker, credential: Credential) -> dict:
     account = credential.account
     return {
         "id": credential.pk,
@@ -121,7 +145,7 @@ def account_json(account: Account) -> dict:
     }
 
 
-def subject_json(request: HttpRequest, subject: Subject) -> dict:
+def subject_json(request: Linker, subject: Subject) -> dict:
     return {
         "id": subject.pk,
         "custom_id": _or_null(subject.custom_id),
@@ -177,7 +201,7 @@ def subject_json(request: HttpRequest, subject: Subject) -> dict:
     }
 
 
-def line_json(line: InvoiceLine) -> dict:
+def line_json(line: InvoiceLine, invoice: Invoice) -> dict:
     total_vat = decimal_str(line.total_vat)
     total_price = decimal_str(line.total_price)
     return {
@@ -191,8 +215,8 @@ def line_json(line: InvoiceLine) -> dict:
         "unit_price_with_vat": decimal_str(line.unit_price_with_vat),
         "total_price_without_vat": total_price,
         "total_vat": total_vat,
-        "native_total_price_without_vat": total_price,
-        "native_total_vat": total_vat,
+        "native_total_price_without_vat": decimal_str(invoice.native(line.total_price)),
+        "native_total_vat": decimal_str(invoice.native(line.total_vat)),
         "inventory": None,
     }
 
@@ -203,7 +227,7 @@ def payment_json(payment: Payment) -> dict:
         "paid_on": date_str(payment.paid_on),
         "currency": payment.currency,
         "amount": decimal_str(payment.amount),
-        "native_amount": decimal_str(payment.amount),
+        "native_amount": decimal_str(payment.invoice.native(payment.amount)),
         "variable_symbol": payment.variable_symbol,
         "bank_account_id": None,
         "tax_document_id": None,
@@ -212,21 +236,21 @@ def payment_json(payment: Payment) -> dict:
     }
 
 
-def invoice_json(request: HttpRequest, invoice: Invoice) -> dict:
+def invoice_json(request: Linker, invoice: Invoice) -> dict:
     account = invoice.account
     slug = account.slug
     subtotal = decimal_str(invoice.subtotal)
     total = decimal_str(invoice.total)
-    remaining = decimal_str(invoice.remaining_amount)
+    remaining = invoice.remaining_amount
     summary = [
         {
             "vat_rate": rate_value(row["vat_rate"]),
             "base": decimal_str(row["base"]),
             "vat": decimal_str(row["vat"]),
             "currency": invoice.currency,
-            "native_base": decimal_str(row["base"]),
-            "native_vat": decimal_str(row["vat"]),
-            "native_currency": invoice.currency,
+            "native_base": decimal_str(invoice.native(row["base"])),
+            "native_vat": decimal_str(invoice.native(row["vat"])),
+            "native_currency": account.currency,
         }
         for row in invoice.vat_rates_summary()
     ]
@@ -276,8 +300,8 @@ def invoice_json(request: HttpRequest, invoice: Invoice) -> dict:
         "due_on": date_str(invoice.due_on),
         "sent_at": datetime_str(invoice.sent_at),
         "paid_on": date_str(invoice.paid_on),
-        "reminder_sent_at": None,
-        "last_reminder_sent_at": None,
+        "reminder_sent_at": datetime_str(invoice.reminder_sent_at),
+        "last_reminder_sent_at": datetime_str(invoice.last_reminder_sent_at),
         "cancelled_at": datetime_str(invoice.cancelled_at),
         "uncollectible_at": datetime_str(invoice.uncollectible_at),
         "locked_at": datetime_str(invoice.locked_at),
@@ -295,7 +319,7 @@ def invoice_json(request: HttpRequest, invoice: Invoice) -> dict:
         "custom_payment_method": None,
         "hide_bank_account": False,
         "currency": invoice.currency,
-        "exchange_rate": "1.0",
+        "exchange_rate": decimal_str(invoice.exchange_rate),
         "language": "cz",
         "transferred_tax_liability": False,
         "supply_code": None,
@@ -303,13 +327,13 @@ def invoice_json(request: HttpRequest, invoice: Invoice) -> dict:
         "vat_price_mode": "without_vat",
         "subtotal": subtotal,
         "total": total,
-        "native_subtotal": subtotal,
-        "native_total": total,
+        "native_subtotal": decimal_str(invoice.native(invoice.subtotal)),
+        "native_total": decimal_str(invoice.native(invoice.total)),
         "rounding_adjustment": "0.0",
-        "remaining_amount": remaining,
-        "remaining_native_amount": remaining,
+        "remaining_amount": decimal_str(remaining),
+        "remaining_native_amount": decimal_str(invoice.native(remaining)),
         "eet_records": [],
-        "lines": [line_json(line) for line in invoice.lines.all()],
+        "lines": [line_json(line, invoice) for line in invoice.lines.all()],
         "vat_rates_summary": summary,
         "paid_advances": [],
         "payments": [payment_json(payment) for payment in invoice.payments.all()],
@@ -321,4 +345,33 @@ def invoice_json(request: HttpRequest, invoice: Invoice) -> dict:
         "subject_url": absolute(request, "api_subject", slug, invoice.subject_id),
         "created_at": datetime_str(invoice.created_at),
         "updated_at": datetime_str(invoice.updated_at),
+    }
+
+
+def webhook_json(request: Linker, webhook: Webhook) -> dict:
+    return {
+        "id": webhook.pk,
+        "failed_deliveries_uuid": str(webhook.failed_deliveries_uuid),
+        "webhook_url": webhook.webhook_url,
+        "auth_header": _or_null(webhook.auth_header),
+        "active": webhook.active,
+        "events": webhook.events,
+        "url": absolute(request, "api_webhook", webhook.account.slug, webhook.pk),
+        "created_at": datetime_str(webhook.created_at),
+        "updated_at": datetime_str(webhook.updated_at),
+    }
+
+
+def failed_delivery_json(item: WebhookDelivery) -> dict:
+    """[INF] The reference names the list but not its fields."""
+    return {
+        "id": item.pk,
+        "event_name": item.event_name,
+        "idempotency_key": str(item.idempotency_key),
+        "attempts": item.attempts,
+        "last_status": item.last_status,
+        "last_error": _or_null(item.last_error),
+        "payload": json.loads(item.payload),
+        "created_at": datetime_str(item.created_at),
+        "updated_at": datetime_str(item.updated_at),
     }

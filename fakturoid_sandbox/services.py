@@ -15,16 +15,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from fakturoid_sandbox import webhooks
 from fakturoid_sandbox.errors import ApiError, Invalid, api_error
 from fakturoid_sandbox.models import (
     NUMBER_FORMAT,
     Account,
     Invoice,
     InvoiceLine,
-    InvoiceStatus,
-    Payment,
     Subject,
-    round_money,
 )
 
 BLANK = "je povinná položka"
@@ -58,7 +56,7 @@ SUBJECT_TEXT_FIELDS = (
 MAX_AMOUNT = Decimal("1e12")
 
 
-def _text(value: Any) -> str | None:
+def to_text(value: Any) -> str | None:
     """A JSON scalar as text (None stays None); lists, objects and booleans are not text."""
     if value is None:
         return None
@@ -67,7 +65,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _decimal(value: Any) -> Decimal:
+def to_decimal(value: Any) -> Decimal:
     """A JSON number or numeric string as Decimal; raises ValueError for anything else."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValueError(value)
@@ -80,14 +78,14 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
-def _integer(value: Any) -> int:
-    number = _decimal(value)
+def to_integer(value: Any) -> int:
+    number = to_decimal(value)
     if number != number.to_integral_value() or number < 0:
         raise ValueError(value)
     return int(number)
 
 
-def _date(value: Any) -> date:
+def to_date(value: Any) -> date:
     parsed = parse_date(value) if isinstance(value, str) else None
     if parsed is None:
         raise ValueError(value)
@@ -95,7 +93,7 @@ def _date(value: Any) -> date:
 
 
 def _custom_id(value: Any) -> str:
-    return (_text(value) or "").strip()
+    return (to_text(value) or "").strip()
 
 
 # Subjects
@@ -105,7 +103,7 @@ def _apply_subject_fields(subject: Subject, data: dict, *, creating: bool) -> No
     errors: dict[str, list[str]] = {}
     if creating or "name" in data:
         try:
-            name = (_text(data.get("name")) or "").strip()
+            name = (to_text(data.get("name")) or "").strip()
         except TypeError:
             name = ""
         if not name:
@@ -119,7 +117,7 @@ def _apply_subject_fields(subject: Subject, data: dict, *, creating: bool) -> No
         if field not in data:
             continue
         try:
-            value = (_text(data[field]) or "").strip()
+            value = (to_text(data[field]) or "").strip()
         except TypeError:
             errors[field] = [INVALID]
             continue
@@ -133,7 +131,7 @@ def _apply_subject_fields(subject: Subject, data: dict, *, creating: bool) -> No
         setattr(subject, field, value)
     if "private_note" in data:
         try:
-            subject.private_note = _text(data["private_note"]) or ""
+            subject.private_note = to_text(data["private_note"]) or ""
         except TypeError:
             errors["private_note"] = [INVALID]
     if "type" in data:
@@ -143,7 +141,7 @@ def _apply_subject_fields(subject: Subject, data: dict, *, creating: bool) -> No
             errors["type"] = [NOT_IN_LIST]
     if "due" in data:
         try:
-            subject.due = None if data["due"] in (None, "") else _integer(data["due"])
+            subject.due = None if data["due"] in (None, "") else to_integer(data["due"])
         except ValueError:
             errors["due"] = [NOT_A_NUMBER]
     if "custom_id" in data:
@@ -216,7 +214,7 @@ def _parse_lines(
         line_id = None
         if not creating and item.get("id") is not None:
             try:
-                line_id = _integer(item["id"])
+                line_id = to_integer(item["id"])
             except ValueError:
                 add("lines.id", "is invalid")
                 continue
@@ -227,7 +225,7 @@ def _parse_lines(
             continue
         if "name" in item or line["id"] is None:
             try:
-                name = (_text(item.get("name")) or "").strip()
+                name = (to_text(item.get("name")) or "").strip()
             except TypeError:
                 name = ""
             if not name:
@@ -238,13 +236,13 @@ def _parse_lines(
                 add("lines.unit_price", "can't be blank")
             else:
                 try:
-                    line["unit_price"] = _decimal(item["unit_price"])
+                    line["unit_price"] = to_decimal(item["unit_price"])
                 except ValueError:
                     add("lines.unit_price", "is not a number")
         for field, default in (("quantity", Decimal("1")), ("vat_rate", Decimal("0"))):
             if field in item and item[field] not in (None, ""):
                 try:
-                    line[field] = _decimal(item[field])
+                    line[field] = to_decimal(item[field])
                 except ValueError:
                     add(f"lines.{field}", "is not a number")
             elif line["id"] is None:
@@ -256,7 +254,7 @@ def _parse_lines(
             line["vat_rate"] = Decimal("0")
         if "unit_name" in item:
             try:
-                line["unit_name"] = (_text(item["unit_name"]) or "")[:50]
+                line["unit_name"] = (to_text(item["unit_name"]) or "")[:50]
             except TypeError:
                 add("lines.unit_name", "is invalid")
         lines.append(line)
@@ -269,7 +267,7 @@ def _apply_invoice_fields(
     for field in ("note", "footer_note", "private_note", "order_number"):
         if field in data:
             try:
-                setattr(invoice, field, _text(data[field]) or "")
+                setattr(invoice, field, to_text(data[field]) or "")
             except TypeError:
                 errors[field] = ["is invalid"]
     if "custom_id" in data:
@@ -280,12 +278,12 @@ def _apply_invoice_fields(
     for field in ("issued_on", "taxable_fulfillment_due"):
         if field in data and data[field] not in (None, ""):
             try:
-                setattr(invoice, field, _date(data[field]))
+                setattr(invoice, field, to_date(data[field]))
             except ValueError:
                 errors[field] = ["is not a date"]
     if "due" in data and data["due"] not in (None, ""):
         try:
-            invoice.due = _integer(data["due"])
+            invoice.due = to_integer(data["due"])
         except ValueError:
             errors["due"] = ["is not a number"]
     if creating and "currency" in data:
@@ -294,6 +292,25 @@ def _apply_invoice_fields(
             invoice.currency = currency.upper()
         else:
             errors["currency"] = ["is not included in the list"]
+    if data.get("exchange_rate") not in (None, ""):
+        try:
+            invoice.exchange_rate = to_decimal(data["exchange_rate"])
+        except ValueError:
+            errors["exchange_rate"] = ["is not a number"]
+        else:
+            if invoice.exchange_rate <= 0:
+                errors["exchange_rate"] = ["must be greater than 0"]
+
+
+def _check_exchange_rate(
+    invoice: Invoice, data: dict, errors: dict[str, list[str]], *, creating: bool
+) -> None:
+    """A foreign-currency invoice needs `exchange_rate` (the reference: "required if currency ≠
+    account currency"); in the account's own currency the rate is 1."""
+    if invoice.currency == invoice.account.currency:
+        invoice.exchange_rate = Decimal("1")
+    elif creating and data.get("exchange_rate") in (None, "") and "exchange_rate" not in errors:
+        errors["exchange_rate"] = ["can't be blank"]
 
 
 def _store_lines(invoice: Invoice, lines: list[dict]) -> None:
@@ -314,12 +331,7 @@ def _store_lines(invoice: Invoice, lines: list[dict]) -> None:
         existing.save()
 
 
-def create_invoice(*, account: Account, data: dict) -> Invoice:
-    """Issue an invoice: numbered `YYYY-NNNN` in the year of `issued_on`, status open.
-
-    Raises 403 when the account has no bank account, 422 for an unknown subject or lines
-    without a name or unit price.
-    """
+def _require_bank_account(account: Account) -> None:
     if not account.has_bank_account:
         raise Invalid(
             {
@@ -331,6 +343,15 @@ def create_invoice(*, account: Account, data: dict) -> Invoice:
             },
             status=403,
         )
+
+
+def create_invoice(*, account: Account, data: dict) -> Invoice:
+    """Issue an invoice: numbered `YYYY-NNNN` in the year of `issued_on`, status open.
+
+    Raises 403 when the account has no bank account, 422 for an unknown subject, lines
+    without a name or unit price, or a foreign currency without `exchange_rate`.
+    """
+    _require_bank_account(account)
     errors: dict[str, list[str]] = {}
     subject = None
     subject_id = data.get("subject_id")
@@ -338,7 +359,7 @@ def create_invoice(*, account: Account, data: dict) -> Invoice:
         errors["subject_id"] = ["can't be blank"]
     else:
         try:
-            subject = account.subjects.filter(pk=_integer(subject_id)).first()
+            subject = account.subjects.filter(pk=to_integer(subject_id)).first()
         except ValueError:
             subject = None
         if subject is None:
@@ -357,6 +378,7 @@ def create_invoice(*, account: Account, data: dict) -> Invoice:
         iban=account.iban,
     )
     _apply_invoice_fields(invoice, data, errors, creating=True)
+    _check_exchange_rate(invoice, data, errors, creating=True)
     requested_number = data.get("number")
     if requested_number not in (None, ""):
         valid = isinstance(requested_number, str) and invoice.issued_on is not None
@@ -381,6 +403,7 @@ def create_invoice(*, account: Account, data: dict) -> Invoice:
         _store_lines(invoice, lines)
         invoice.recompute_totals()
         invoice.save(update_fields=["subtotal", "total"])
+        webhooks.record_event(invoice, "invoice_created")
     return invoice
 
 
@@ -393,6 +416,7 @@ def update_invoice(*, invoice: Invoice, data: dict) -> Invoice:
         )
     errors: dict[str, list[str]] = {}
     _apply_invoice_fields(invoice, data, errors, creating=False)
+    _check_exchange_rate(invoice, data, errors, creating=False)
     lines: list[dict] = []
     if "lines" in data:
         lines, line_errors = _parse_lines(data["lines"], invoice.account, creating=False)
@@ -405,81 +429,8 @@ def update_invoice(*, invoice: Invoice, data: dict) -> Invoice:
         _store_lines(invoice, lines)
         invoice.recompute_totals()
         invoice.save(update_fields=["subtotal", "total"])
+        webhooks.record_event(invoice, "invoice_updated")
     return invoice
-
-
-def delete_invoice(*, invoice: Invoice) -> None:
-    """Delete an invoice; a locked one cannot be deleted (422)."""
-    if invoice.locked_at is not None:
-        raise Invalid({"document": ["Document cannot be deleted"]})
-    invoice.delete()
-
-
-def fire_event(*, invoice: Invoice, event: Any) -> None:
-    """Apply an action (`mark_as_sent`, `cancel`, `lock`, …); not allowed now → 422."""
-    if not isinstance(event, str) or not event:
-        raise Invalid({"event": ["can't be blank"]})
-    if event not in Invoice.EVENTS or not invoice.can_fire(event):
-        raise Invalid({"event": [f"{event} cannot be fired"]})
-    invoice.fire(event)
-
-
-def add_payment(*, invoice: Invoice, data: dict) -> Payment:
-    """Record a payment (default: the remaining amount, today); a full one marks it paid.
-
-    Raises 403 on an already paid or cancelled invoice, 422 for an invalid amount or date.
-    """
-    if invoice.status == InvoiceStatus.PAID:
-        raise api_error(403, "forbidden", "Payment cannot be added to already paid invoice")
-    if invoice.status == InvoiceStatus.CANCELLED:
-        raise api_error(403, "forbidden", "Payments cannot be changed on a cancelled invoice")
-    errors: dict[str, list[str]] = {}
-    remaining = invoice.remaining_amount
-    amount = remaining
-    if data.get("amount") not in (None, ""):
-        try:
-            amount = round_money(_decimal(data["amount"]))
-        except ValueError:
-            errors["amount"] = ["is not a number"]
-        else:
-            if amount <= 0:
-                errors["amount"] = ["must be greater than 0"]
-    paid_on = timezone.localdate()
-    if data.get("paid_on") not in (None, ""):
-        try:
-            paid_on = _date(data["paid_on"])
-        except ValueError:
-            errors["paid_on"] = ["is not a date"]
-    if errors:
-        raise Invalid(errors)
-    mark_paid = data.get("mark_document_as_paid")
-    if not isinstance(mark_paid, bool):
-        mark_paid = amount >= remaining
-    with transaction.atomic():
-        payment = invoice.payments.create(
-            paid_on=paid_on,
-            amount=amount,
-            currency=invoice.currency,
-            variable_symbol=str(data.get("variable_symbol") or invoice.variable_symbol)[:50],
-        )
-        if mark_paid:
-            invoice.status = InvoiceStatus.PAID
-            invoice.paid_on = paid_on
-            invoice.save()
-    return payment
-
-
-def send_message(*, invoice: Invoice, data: dict) -> None:
-    """ "Send" the invoice by e-mail: nothing leaves the machine; the invoice becomes sent.
-
-    The recipient defaults to the subject's e-mail; with none, or a bad one → 422.
-    """
-    email = data.get("email") or invoice.subject.email
-    try:
-        validate_email(email if isinstance(email, str) else "")
-    except ValidationError as exc:
-        raise Invalid({"email": ["Please check the email."]}) from exc
-    invoice.mark_sent()
 
 
 def require_object(payload: Any) -> dict:

@@ -8,16 +8,24 @@
 
 Paths without a leading slash are account-scoped (`/accounts/<slug>/...`); with one they are
 relative to the API base (`/user.json`).
+
+Webhooks: `WebhookReceiver` is a real local HTTP server that records what the sandbox POSTs;
+`fakturoid_sandbox.delivery.deliver_pending()` delivers everything pending now, and
+`deliver_pending(send=django_client_sender())` delivers into this process's Django app (the
+webhook URL's path) through the test client, with no server and no commit needed.
 """
 
 import base64
 import importlib
 import json
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -128,3 +136,88 @@ class SandboxClient:
 
     def delete(self, path: str) -> HttpResponse:
         return self.request("DELETE", path)
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    """One POST a `WebhookReceiver` received."""
+
+    headers: dict[str, str]
+    payload: dict
+
+    @property
+    def event_name(self) -> str:
+        return self.payload["event_name"]
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 recording the webhooks POSTed to it, for tests.
+
+        with WebhookReceiver(statuses=[500, 200]) as receiver:
+            ...  # register receiver.url as a webhook, change an invoice
+            deliver_pending()
+            assert [hook.event_name for hook in receiver.received] == [...]
+
+    Answers the next status of `statuses` (then 200), and with `hold` set, waits until
+    `release()` before answering (up to 10 s).
+    """
+
+    def __init__(self, statuses: list[int] | None = None, *, hold: bool = False) -> None:
+        self.statuses = list(statuses or [])
+        self.received: list[ReceivedWebhook] = []
+        self.answered = 0
+        self._released = threading.Event()
+        if not hold:
+            self._released.set()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                receiver.received.append(ReceivedWebhook(dict(self.headers.items()), body))
+                receiver._released.wait(timeout=10)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                receiver.answered += 1
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/webhooks/fakturoid"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def __enter__(self) -> "WebhookReceiver":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def django_client_sender(http: Client | None = None) -> "Callable[[str, bytes, dict], int]":
+    """A `send` for `deliver_pending()`: POST to the URL's path through Django's test client.
+
+    View exceptions propagate (the test client re-raises them), so a broken receiver fails
+    the test instead of looking like a 500 to retry.
+    """
+    http = http or Client()
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> int:
+        parts = urlsplit(url)
+        path = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        extra = {name: value for name, value in headers.items() if name != "Content-Type"}
+        response = http.generic(
+            "POST", path, data=body, content_type=headers["Content-Type"], headers=extra
+        )
+        return response.status_code
+
+    return send

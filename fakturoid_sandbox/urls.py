@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from fakturoid_sandbox import api, pages
+from fakturoid_sandbox import api, api_webhooks, page_actions, pages
 
 app_name = "sandbox"
 
@@ -26,6 +26,11 @@ urlpatterns = [
         name="api_invoice_payments",
     ),
     path(
+        f"{ACCOUNT}/invoices/<int:pk>/payments/<int:payment_pk>.json",
+        api.invoice_payment,
+        name="api_invoice_payment",
+    ),
+    path(
         f"{ACCOUNT}/invoices/<int:pk>/message.json",
         api.invoice_message,
         name="api_invoice_message",
@@ -35,6 +40,13 @@ urlpatterns = [
         api.invoice_pdf_download,
         name="api_invoice_pdf",
     ),
+    path(f"{ACCOUNT}/webhooks.json", api_webhooks.webhook_list, name="api_webhooks"),
+    path(f"{ACCOUNT}/webhooks/<int:pk>.json", api_webhooks.webhook_detail, name="api_webhook"),
+    path(
+        f"{ACCOUNT}/webhooks/<uuid:uuid>/failed_deliveries.json",
+        api_webhooks.failed_deliveries,
+        name="api_failed_deliveries",
+    ),
     re_path(r"^api/(?P<path>.*)$", api.unknown),
     # The sandbox's switches (not part of Fakturoid)
     path("control/<slug:slug>.json", api.control_state, name="control"),
@@ -43,8 +55,14 @@ urlpatterns = [
     path("<slug:slug>/", pages.account_home, name="account_page"),
     path("<slug:slug>/invoices", pages.invoice_list, name="invoices_page"),
     path("<slug:slug>/invoices/<int:pk>", pages.invoice_detail, name="invoice_page"),
+    path(
+        "<slug:slug>/invoices/<int:pk>/<slug:action>",
+        page_actions.invoice_action,
+        name="invoice_action",
+    ),
     path("<slug:slug>/subjects", pages.subject_list, name="subjects_page"),
     path("<slug:slug>/subjects/<int:pk>", pages.subject_detail, name="subject_page"),
+    path("<slug:slug>/webhooks", pages.webhook_list, name="webhooks_page"),
     path("<slug:slug>/settings/bank_accounts", pages.bank_accounts, name="bank_accounts_page"),
     path("<slug:slug>/p/<str:token>/<str:number>", pages.public_invoice, name="public_invoice"),
 ]

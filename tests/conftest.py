@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, FakturoidSettings, Membership
 from clients.models import BillingItem, Client, Project
+from fakturoid import budget as budget_module
 from fakturoid import client as client_module
 from fakturoid_sandbox.control import ensure_account
 from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
@@ -125,9 +126,17 @@ def member_http(member, agency) -> HttpClient:
 
 @pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
-    """Every wait the Fakturoid client makes, recorded instead of waited."""
+    """Every wait the Fakturoid client makes, recorded instead of waited; the request budget's
+    clock moves on by each wait, as if it had been waited."""
     waits: list[float] = []
-    monkeypatch.setattr(client_module, "_sleep", waits.append)
+    waited = [timedelta()]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        waited[0] += timedelta(seconds=seconds)
+
+    monkeypatch.setattr(client_module, "_sleep", sleep)
+    monkeypatch.setattr(budget_module, "_now", lambda: timezone.now() + waited[0])
     return waits
 
 

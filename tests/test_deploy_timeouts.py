@@ -69,7 +69,7 @@ def worst_case_client(agency, connected, make_client, make_project, make_item):
 def test_the_worst_click_sends_no_more_requests_than_counted(api, worst_case_client, owner):
     """Everything that may be retried is: the token expired mid-way (401, new token, repeat),
     every look-up page fails twice before it answers, the POST times out, and the look-up after
-    it finds the invoice on its first page and reads the empty second one."""
+    it finds the invoice."""
     custom_id = custom_id_of(worst_case_client)
     invoices = f"{ACCOUNT}/invoices.json"
     found = payload("invoice_created.json") | {"custom_id": custom_id}
@@ -88,7 +88,6 @@ def test_the_worst_click_sends_no_more_requests_than_counted(api, worst_case_cli
     page(1, [])
     api.post(invoices, body=requests.exceptions.ReadTimeout("read timed out"))
     page(1, [found])
-    page(2, [])
 
     invoice = invoicing.create_invoice(client=worst_case_client, period=OCTOBER, user=owner)
 

@@ -31,7 +31,7 @@ from responses import matchers
 
 from agencies.models import FakturoidSettings
 from fakturoid.client import FakturoidClient
-from fakturoid.models import ApiCall, Invoice
+from fakturoid.models import ApiCall, Invoice, RequestBudget
 from fakturoid.services import connection as connection_service
 from fakturoid.timeouts import settle_time
 from fakturoid_sandbox.control import update_state
@@ -40,7 +40,7 @@ from fakturoid_sandbox.models import Token
 from fakturoid_sandbox.testing import USER_AGENT, basic_auth
 from tests.support import FAKTUROID_API as API
 from tests.support import STORED_TOKEN as TOKEN
-from tests.support.fakturoid_mocks import FIXTURES
+from tests.support.fakturoid_mocks import FIXTURES, add_lookup
 from tests.support.live_server import (
     CLIENT_NAME,
     READ_TIMEOUT,
@@ -164,6 +164,12 @@ def use_up_the_rate_limit(scene: Scene) -> None:
     update_state("acme", rate_limit={"quota": 1, "window": 60})
     FakturoidClient(scene.fakturoid).get_account()  # the one request the window allows
     wait_for_live_server_threads()
+
+
+def start_a_new_rate_limit_window(scene: Scene) -> None:
+    """What the reset does: Fakturoid counts anew, and so does our shared budget."""
+    update_state("acme", rate_limit={"quota": 400, "window": 60})
+    RequestBudget.objects.all().delete()
 
 
 def expire_the_token_in_fakturoid(scene: Scene) -> None:
@@ -292,7 +298,7 @@ FAULTS = [
         state=Invoice.State.FAILED,
         again=CREATED,
         start=use_up_the_rate_limit,
-        clear=switches(rate_limit={"quota": 400, "window": 60}),
+        clear=start_a_new_rate_limit_window,
     ),
     Fault(
         name="401-expired-token",
@@ -482,16 +488,6 @@ def invoice_json(custom_id: str) -> dict:
         }
     )
     return data
-
-
-def add_lookup(api, custom_id: str, found: list) -> None:
-    pages = [found, []] if found else [[]]
-    for number, page in enumerate(pages, start=1):
-        api.get(
-            f"{ACCOUNT}/invoices.json",
-            json=page,
-            match=[matchers.query_param_matcher({"custom_id": custom_id, "page": str(number)})],
-        )
 
 
 @pytest.fixture

@@ -32,6 +32,10 @@ DEFAULT_STATE = {
     "bank_account": True,
     "vat_mode": "vat_payer",
     "token_invalidates_previous": True,
+    "email_delivery": "enabled",
+    "email_daily_quota": None,
+    "webhooks": "enabled",
+    "webhook_backoff": [1, 2, 4, 8, 16],
 }
 LINES = [{"name": "PPC management", "unit_price": "1000", "vat_rate": 21}]
 RATE_LIMIT = re.compile(r"default;r=(\d+);t=(\d+)")
@@ -184,6 +188,12 @@ def test_it_reads_and_changes_only_the_named_switches(db):
         {"rate_limit": 5},
         {"fail_next": {"status": 200}},
         {"fail_next": {"status": 500, "forever": True}},
+        {"email_delivery": "sometimes"},
+        {"email_daily_quota": -1},
+        {"webhooks": True},
+        {"webhook_backoff": [1, 2, 3]},
+        {"webhook_backoff": [0, 0, 0, 0, "1"]},
+        {"webhook_backoff": [0, 0, 0, 0, 3601]},
     ],
 )
 def test_it_refuses_unknown_switches_and_bad_values(db, changes):

@@ -37,17 +37,20 @@ def custom_id_of(client: Client, period: date = OCTOBER) -> str:
 
 
 def add_search(api: RequestsMock, query: str, found: list) -> None:
-    """A contact search: the hits on page 1, then the empty page that ends it."""
+    """A contact search: the hits on page 1, shorter than 40, so the last page."""
     api.get(
         f"{ACCOUNT}/subjects/search.json",
         json=found,
         headers=RATE,
         match=[matchers.query_param_matcher({"query": query, "page": "1"})],
     )
-    if found:
-        api.get(
-            f"{ACCOUNT}/subjects/search.json",
-            json=[],
-            headers=RATE,
-            match=[matchers.query_param_matcher({"query": query, "page": "2"})],
-        )
+
+
+def add_lookup(api: RequestsMock, custom_id: str, found: list) -> None:
+    """The look-up of an invoice by custom_id: one page, shorter than 40, so the last one."""
+    api.get(
+        f"{ACCOUNT}/invoices.json",
+        json=found,
+        headers=RATE,
+        match=[matchers.query_param_matcher({"custom_id": custom_id, "page": "1"})],
+    )

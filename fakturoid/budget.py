@@ -1,0 +1,184 @@
+"""One request budget per Fakturoid account, shared by every process (web and workers).
+
+Fakturoid allows `q` requests in a fixed window of `w` seconds (400 / 60) and every answer says
+how many are left and when the window resets (`X-RateLimit: default;r=398;t=55`). Each process
+takes one request from the account's budget before it sends anything and corrects the budget
+from each answer, so workers wait for the next window instead of meeting 429, and leave a
+reserve for people clicking in the browser. The budget is one database row per account, so web
+processes and workers on any number of machines share it; taking a request is one UPDATE.
+"""
+
+import logging
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
+from django.db.models.functions import Least
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fakturoid.documents import RateLimit
+from fakturoid.errors import RateLimited
+from fakturoid.models import RequestBudget
+
+logger = logging.getLogger(__name__)
+
+# Fakturoid's documented limit, assumed until an answer states the real one.
+DEFAULT_QUOTA = 400
+DEFAULT_WINDOW = 60
+# `t` is whole seconds: wait a little past the reset we computed before starting a new window.
+RESET_MARGIN = timedelta(milliseconds=250)
+# In the last moments of a window nobody can use the reserve any more: workers may take it.
+RESERVE_RELEASE = timedelta(seconds=1)
+# Two resets closer than this are the same window (`t` is rounded to whole seconds).
+SAME_WINDOW = timedelta(seconds=1)
+SHORTEST_WAIT = 0.05
+
+# Every reading of the clock goes through this name, so tests that replace the client's
+# sleeps can move time on as well.
+_now = timezone.now
+
+
+def wait_for_request(
+    account: str, *, reserve: int, max_wait: float, sleep: Callable[[float], None]
+) -> None:
+    """Take one request from `account`'s budget, waiting for it at most `max_wait` seconds.
+
+    Raises RateLimited (with `retry_after`; nothing was sent) when the wait would be longer.
+    The budget only paces us: when the database cannot be read the request goes anyway, and
+    Fakturoid's own answer (429 at worst) still says what is left.
+    """
+    waited = 0.0
+    while True:
+        try:
+            wait = take(account, reserve=reserve)
+        except DatabaseError:
+            logger.warning("Could not read the Fakturoid request budget", exc_info=True)
+            return
+        if wait <= 0:
+            return
+        if waited + wait > max_wait:
+            raise RateLimited(_("Too many requests to Fakturoid."), retry_after=math.ceil(wait))
+        sleep(wait)
+        waited += wait
+
+
+def correct(account: str, rate_limit: RateLimit, *, limited: bool) -> None:
+    """Correct `account`'s budget from an answer's X-RateLimit headers (`limited`: a 429)."""
+    if rate_limit.reset_seconds is None or (rate_limit.remaining is None and not limited):
+        return
+    try:
+        observe(
+            account,
+            remaining=0 if limited else rate_limit.remaining,
+            reset_seconds=rate_limit.reset_seconds,
+            quota=rate_limit.quota,
+            window=rate_limit.window,
+        )
+    except DatabaseError:
+        logger.warning("Could not update the Fakturoid request budget", exc_info=True)
+
+
+def take(account: str, *, reserve: int = 0) -> float:
+    """Take one request from `account`'s budget.
+
+    Returns 0.0 when the request may be sent now, otherwise the seconds to wait before asking
+    again. `reserve` requests of each window are left to callers asking with a smaller reserve
+    (people in the browser ask with 0; background workers with a few).
+    """
+    for _attempt in range(5):
+        now = _now()
+        # The usual case, one UPDATE: a known window with requests left above the reserve, or
+        # the reserve itself once the window is about to reset.
+        taken = (
+            RequestBudget.objects.filter(account=account, resets_at__gt=now)
+            .filter(
+                Q(remaining__gt=reserve) | Q(remaining__gt=0, resets_at__lte=now + RESERVE_RELEASE)
+            )
+            .update(remaining=F("remaining") - 1)
+        )
+        if taken:
+            return 0.0
+        budget = RequestBudget.objects.filter(account=account).first()
+        if budget is None:
+            if _start(account, now=now):
+                return 0.0
+            continue  # another process started it first: take from theirs
+        if budget.resets_at + RESET_MARGIN <= now:
+            # The window is over: this request opens the next one; its answer corrects the count.
+            opened = RequestBudget.objects.filter(pk=budget.pk, resets_at=budget.resets_at).update(
+                remaining=budget.quota - 1,
+                resets_at=now + timedelta(seconds=budget.window),
+            )
+            if opened:
+                return 0.0
+            continue
+        if budget.remaining > 0 and budget.resets_at > now:
+            # Only the reserve is left: it is released shortly before the reset.
+            return max((budget.resets_at - RESERVE_RELEASE - now).total_seconds(), SHORTEST_WAIT)
+        return max((budget.resets_at + RESET_MARGIN - now).total_seconds(), SHORTEST_WAIT)
+    return SHORTEST_WAIT
+
+
+def observe(
+    account: str,
+    *,
+    remaining: int,
+    reset_seconds: int,
+    quota: int | None = None,
+    window: int | None = None,
+) -> None:
+    """Correct `account`'s budget from what an answer stated (`X-RateLimit`, or a 429).
+
+    Within the window we know, the lower count and the earlier reset win: other programs may
+    use the account, requests of ours may still be on their way, and `t` is rounded up to whole
+    seconds. An answer naming another reset replaces our guess (a window we opened too early,
+    or one that has begun since).
+    """
+    now = _now()
+    resets_at = now + timedelta(seconds=max(reset_seconds, 0))
+    limits = {"quota": quota} if quota else {}
+    if window:
+        limits["window"] = window
+    same_window = Q(resets_at__gt=resets_at - SAME_WINDOW, resets_at__lt=resets_at + SAME_WINDOW)
+    updated = RequestBudget.objects.filter(account=account).update(
+        remaining=Case(
+            When(same_window, then=Least(F("remaining"), Value(remaining))),
+            default=Value(remaining),
+            output_field=IntegerField(),
+        ),
+        resets_at=Case(
+            When(same_window, then=Least(F("resets_at"), Value(resets_at))),
+            default=Value(resets_at),
+            output_field=DateTimeField(),
+        ),
+        **limits,
+    )
+    if not updated:
+        _start(account, now=now, remaining=remaining, resets_at=resets_at, **limits)
+
+
+def _start(
+    account: str,
+    *,
+    now: datetime,
+    remaining: int | None = None,
+    resets_at: datetime | None = None,
+    quota: int = DEFAULT_QUOTA,
+    window: int = DEFAULT_WINDOW,
+) -> bool:
+    """The account's first budget row (its first request, or the first answer seen)."""
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not break the caller's
+            RequestBudget.objects.create(
+                account=account,
+                quota=quota,
+                window=window,
+                remaining=quota - 1 if remaining is None else remaining,
+                resets_at=resets_at or now + timedelta(seconds=window),
+            )
+    except IntegrityError:
+        return False
+    return True
