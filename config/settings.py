@@ -242,6 +242,10 @@ FAKTUROID_MAX_RATE_LIMIT_WAIT = env.float("FAKTUROID_MAX_RATE_LIMIT_WAIT", defau
 # deferred) and leave this many requests of every rate-limit window to people in the browser.
 FAKTUROID_BACKGROUND_MAX_WAIT = env.float("FAKTUROID_BACKGROUND_MAX_WAIT", default=30.0)
 FAKTUROID_RATE_LIMIT_RESERVE = env.int("FAKTUROID_RATE_LIMIT_RESERVE", default=5)
+# How long after giving up on an invoice POST we wait before that invoice may be POSTed again
+# (Fakturoid may still carry the first one out). Empty: derived from the timeouts above, see
+# fakturoid/timeouts.py; gunicorn.conf.py derives the worker timeout from them too.
+FAKTUROID_SETTLE_SECONDS = env.float("FAKTUROID_SETTLE_SECONDS", default=None)
 
 # Public registers: ARES (Czech business register), VIES (EU VAT numbers), ČNB daily exchange
 # rates. Like Fakturoid, each falls back to its local stand-in when the sandbox is on and no

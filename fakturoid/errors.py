@@ -11,12 +11,15 @@ Two families under `IntegrationError`:
 place that words a failure for the user: views, forms and stored invoice errors all use it.
 """
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
+    from clients.models import Client
     from fakturoid.models import Invoice
 
 # Where Fakturoid's own web pages are; its messages link them (the sandbox has its own copies).
@@ -165,6 +168,78 @@ class AlreadyInvoiced(Refusal):
                 "number": invoice.number,
             }
         )
+
+
+class AlreadyLinked(Refusal):
+    """The client is linked to a Fakturoid contact already: no second contact is created."""
+
+    def __init__(self, client: "Client") -> None:
+        self.client = client
+        super().__init__(
+            _(
+                "%(client)s is already linked to the Fakturoid contact #%(id)s: no new contact "
+                "was created. Clear its Fakturoid Client ID first to link another one."
+            )
+            % {"client": client.name, "id": client.fakturoid_subject_id}
+        )
+
+
+class NotSettled(Refusal):
+    """An earlier POST of this invoice may still be carried out by Fakturoid: nothing is looked
+    up or sent before `until` (the settle time, see fakturoid/timeouts.py)."""
+
+    transient = True
+
+    def __init__(self, invoice: "Invoice", until: datetime) -> None:
+        self.invoice = invoice
+        self.until = until
+        super().__init__(
+            _(
+                "%(client)s, %(period)s: Fakturoid may still be creating this invoice; check "
+                "again at %(time)s (settle time)."
+            )
+            % {
+                "client": invoice.client.name,
+                "period": invoice.period_label,
+                "time": clock_time(until),
+            }
+        )
+
+
+class LookupFailed(IntegrationError):
+    """The look-up by custom_id before a new POST failed (503, 429, timeout): we could not
+    check whether the invoice exists, so nothing was sent and the outcome stays uncertain.
+    `until` is when a new try makes sense."""
+
+    transient = True
+    maybe_processed = True  # The invoice may exist: never "was not created".
+
+    def __init__(self, invoice: "Invoice", cause: "FakturoidError") -> None:
+        self.invoice = invoice
+        self.cause = cause
+        wait = getattr(cause, "retry_after", None) or 0
+        self.until = timezone.now() + timedelta(seconds=wait)
+        super().__init__(
+            _(
+                "We could not check in Fakturoid whether the invoice of %(client)s for "
+                "%(period)s exists: %(error)s Nothing was sent; the invoice stays unconfirmed. "
+                "Try again at %(time)s: the check comes first."
+            )
+            % {
+                "client": invoice.client.name,
+                "period": invoice.period_label,
+                "error": explain(cause),
+                "time": clock_time(self.until),
+            }
+        )
+
+
+def clock_time(moment: datetime) -> str:
+    """HH:MM in the user's time zone, rounded up: at that minute the moment has passed."""
+    local = timezone.localtime(moment)
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return local.strftime("%H:%M")
 
 
 # --- Reading Fakturoid's error answers ------------------------------------------------------

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from agencies.decorators import agency_required, owner_required
@@ -16,7 +17,9 @@ from fakturoid.errors import (
     AuthenticationError,
     ConfigurationError,
     IntegrationError,
+    LookupFailed,
     NoAccessToAccount,
+    NotSettled,
     explain,
 )
 from fakturoid.forms import FakturoidSettingsForm
@@ -36,14 +39,15 @@ def _list_url(period=None) -> str:  # noqa: ANN001
 @require_POST
 @agency_required
 def match(request: HttpRequest, pk: int) -> HttpResponse:
-    """Match automatically: link the one contact found, or let the user pick or create one."""
+    """Match automatically: link a certain match (IČO/DIČ), else let the user confirm one of the
+    suggestions (e-mail, name) seeing both sides, or create the contact."""
     client = _client(request, pk)
     try:
         result = matching.match_client(client=client)
     except IntegrationError as error:
         messages.error(request, explain(error))
         return redirect("clients:edit", pk=client.pk)
-    if result.is_unique:
+    if result.is_certain:
         subject = result.subjects[0]
         messages.success(
             request,
@@ -55,7 +59,45 @@ def match(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
         return redirect("clients:edit", pk=client.pk)
-    return render(request, "fakturoid/match_result.html", {"client": client, "result": result})
+    context = {"client": client, "result": result} | _suggestions(client, result)
+    return render(request, "fakturoid/match_result.html", context)
+
+
+def _suggestions(client: Client, result: matching.MatchResult) -> dict:
+    """The candidates and conflicts of a match, each with what the user must know."""
+    return {
+        "candidates": [(s, matching.link_warning(client, s)) for s in result.subjects],
+        "conflicts": [(s, matching.link_warning(client, s)) for s in result.conflicts],
+    }
+
+
+def _link(request: HttpRequest, client: Client, subject_id: int, source: str) -> None:
+    """Link the client to the contact the user confirmed, and say so (with any warning)."""
+    try:
+        subject = matching.link_client(client=client, subject_id=subject_id, source=source)
+    except IntegrationError as error:
+        messages.error(request, f"{client.name}: {explain(error)}")
+        return
+    messages.success(
+        request,
+        _("Linked to the Fakturoid contact %(name)s (#%(id)s).")
+        % {"name": subject.name, "id": subject.id},
+    )
+    warning = matching.link_warning(client, subject)
+    if warning:
+        messages.warning(request, f"{client.name}: {warning}")
+
+
+def _subject_id(value: str) -> int | None:
+    try:
+        subject_id = int(value)
+    except ValueError:
+        return None
+    return subject_id if 0 < subject_id < 2**63 else None
+
+
+def _source(value: str) -> str:
+    return value if value in Client.LinkSource.values else Client.LinkSource.MANUAL
 
 
 @require_POST
@@ -63,27 +105,34 @@ def match(request: HttpRequest, pk: int) -> HttpResponse:
 def link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link the client to the contact the user picked among the candidates."""
     client = _client(request, pk)
-    source = request.POST.get("source", "")
-    if source not in Client.LinkSource.values:
-        source = Client.LinkSource.MANUAL
-    try:
-        subject_id = int(request.POST.get("subject_id", ""))
-        if not 0 < subject_id < 2**63:
-            raise ValueError
-    except ValueError:
+    subject_id = _subject_id(request.POST.get("subject_id", ""))
+    if subject_id is None:
         messages.error(request, _("Choose one of the Fakturoid contacts."))
         return redirect("clients:edit", pk=client.pk)
-    try:
-        subject = matching.link_client(client=client, subject_id=subject_id, source=source)
-    except IntegrationError as error:
-        messages.error(request, explain(error))
-    else:
-        messages.success(
-            request,
-            _("Linked to the Fakturoid contact %(name)s (#%(id)s).")
-            % {"name": subject.name, "id": subject.id},
-        )
+    _link(request, client, subject_id, _source(request.POST.get("source", "")))
     return redirect("clients:edit", pk=client.pk)
+
+
+@require_POST
+@agency_required
+def link_suggestions(request: HttpRequest) -> HttpResponse:
+    """ "Match all unlinked clients", second step: link the suggestions the user confirmed."""
+    chosen = {
+        int(key.removeprefix("client-")): _subject_id(value)
+        for key, value in request.POST.items()
+        if key.startswith("client-") and key.removeprefix("client-").isdigit()
+    }
+    clients = Client.objects.for_agency(request.agency).filter(
+        pk__in=[pk for pk, subject_id in chosen.items() if subject_id]
+    )
+    for client in clients:
+        if client.fakturoid_subject_id:
+            continue  # linked meanwhile: the newer link stays
+        source = _source(request.POST.get(f"source-{client.pk}", ""))
+        _link(request, client, chosen[client.pk], source)
+    if not clients:
+        messages.info(request, _("No contact was chosen; nothing was linked."))
+    return redirect("clients:list")
 
 
 @require_POST
@@ -107,13 +156,18 @@ def create_subject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @agency_required
 def match_all(request: HttpRequest) -> HttpResponse:
-    """Match every unlinked client of the agency and report what happened to each."""
+    """Match every unlinked client of the agency: link the certain ones, list the suggestions
+    for confirmation on one screen."""
     try:
         rows = matching.match_unlinked_clients(agency=request.agency)
     except IntegrationError as error:
         messages.error(request, explain(error))
         return redirect("clients:list")
-    return render(request, "fakturoid/match_all_result.html", {"rows": rows})
+    suggestions = [
+        (row, _suggestions(row.client, row.result)) for row in rows if row.result is not None
+    ]
+    context = {"rows": rows, "suggestions": suggestions}
+    return render(request, "fakturoid/match_all_result.html", context)
 
 
 @agency_required
@@ -134,10 +188,18 @@ def invoice_preview(request: HttpRequest, pk: int, month: str) -> HttpResponse:
     return render(request, "fakturoid/invoice_preview.html", context | {"existing": existing})
 
 
+def _back_to(request: HttpRequest, client: Client, period) -> HttpResponse:  # noqa: ANN001
+    """Where an invoice action returns: the client's page when it was started there."""
+    if request.POST.get("return_to") == "client":
+        return redirect("clients:detail", pk=client.pk)
+    return redirect(_list_url(period))
+
+
 @require_POST
 @agency_required
 def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
-    """The invoice icon: create the client's invoice for the chosen month in Fakturoid."""
+    """The invoice icon (and "Check and finish"): create the client's invoice for the chosen
+    month in Fakturoid, or finish an attempt whose outcome is unknown."""
     client = _client(request, pk)
     period = parse_month(request.POST.get("period", ""))
     if period is None:
@@ -146,71 +208,151 @@ def invoice_create(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         invoice = invoicing.create_invoice(client=client, period=period, user=request.user)
     except AlreadyInvoiced as already:
-        invoice = already.invoice
-        if invoice.html_url:
-            messages.info(request, f"{already.message} {invoice.html_url}")
-        else:
-            messages.info(request, already.message)
+        _tell_already_invoiced(request, already)
+    except (NotSettled, LookupFailed) as uncertain:
+        messages.warning(request, uncertain.message)
     except IntegrationError as error:
-        details = {
-            "client": client.name,
-            "period": format_month(period),
-            "error": explain(error),
-        }
-        if error.maybe_processed:
-            # It may exist in Fakturoid: "not created" could make someone issue it by hand.
-            messages.warning(
-                request,
-                _(
-                    "Fakturoid did not confirm the invoice of %(client)s for %(period)s: "
-                    "%(error)s It may have been created all the same: clicking again looks "
-                    "it up in Fakturoid first and never creates it twice."
-                )
-                % details,
-            )
-        else:
-            messages.error(
-                request,
-                _("The invoice of %(client)s for %(period)s was not created: %(error)s") % details,
-            )
+        _tell_failure(request, client=client, period=period, error=error)
     else:
-        messages.success(
+        _tell_created(request, invoice)
+    return _back_to(request, client, period)
+
+
+def _tell_created(request: HttpRequest, invoice: Invoice) -> None:
+    messages.success(
+        request,
+        _("Invoice %(number)s for %(client)s (%(period)s) was created in Fakturoid: %(url)s")
+        % {
+            "number": invoice.number,
+            "client": invoice.client.name,
+            "period": invoice.period_label,
+            "url": invoice.html_url,
+        },
+    )
+
+
+def _tell_already_invoiced(request: HttpRequest, already: AlreadyInvoiced) -> None:
+    invoice = already.invoice
+    if invoice.can_reissue:
+        messages.info(
             request,
-            _("Invoice %(number)s for %(client)s (%(period)s) was created in Fakturoid: %(url)s")
+            _(
+                "Invoice %(number)s of %(client)s for %(period)s is %(status)s; to issue the "
+                "month again, use “Issue again” on the client's page."
+            )
             % {
                 "number": invoice.number,
-                "client": client.name,
+                "client": invoice.client.name,
                 "period": invoice.period_label,
-                "url": invoice.html_url,
+                "status": invoice.get_status_display(),
             },
         )
-    return redirect(_list_url(period))
+    elif invoice.html_url:
+        messages.info(request, f"{already.message} {invoice.html_url}")
+    else:
+        messages.info(request, already.message)
+
+
+def _tell_failure(request: HttpRequest, *, client: Client, period, error: IntegrationError) -> None:  # noqa: ANN001
+    details = {"client": client.name, "period": format_month(period), "error": explain(error)}
+    if error.maybe_processed:
+        # It may exist in Fakturoid: "not created" could make someone issue it by hand.
+        messages.warning(
+            request,
+            _(
+                "Fakturoid did not confirm the invoice of %(client)s for %(period)s: "
+                "%(error)s It may have been created all the same: clicking again looks "
+                "it up in Fakturoid first and never creates it twice."
+            )
+            % details,
+        )
+    else:
+        messages.error(
+            request,
+            _("The invoice of %(client)s for %(period)s was not created: %(error)s") % details,
+        )
+
+
+@agency_required
+def invoice_reissue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue a month again after its invoice was deleted or cancelled in Fakturoid: a page
+    naming the old invoice (GET), then the new invoice under a new custom_id (POST)."""
+    invoice = get_object_or_404(
+        Invoice.objects.for_agency(request.agency).select_related("client"), pk=pk
+    )
+    if not invoice.can_reissue:
+        messages.error(
+            request,
+            _("Invoice %(number)s is neither deleted nor cancelled in Fakturoid.")
+            % {"number": invoice.number or invoice.custom_id},
+        )
+        return redirect("clients:detail", pk=invoice.client_id)
+    if request.method != "POST":
+        draft = error = None
+        try:
+            draft = invoicing.build_invoice(client=invoice.client, period=invoice.period)
+        except IntegrationError as exc:
+            error = explain(exc)
+        context = {"invoice": invoice, "draft": draft, "error": error}
+        return render(request, "fakturoid/invoice_reissue.html", context)
+    try:
+        new = invoicing.reissue_invoice(invoice=invoice, user=request.user)
+    except AlreadyInvoiced as already:
+        _tell_already_invoiced(request, already)
+    except IntegrationError as error:
+        _tell_failure(request, client=invoice.client, period=invoice.period, error=error)
+    else:
+        _tell_created(request, new)
+    return redirect("clients:detail", pk=invoice.client_id)
 
 
 @require_POST
 @agency_required
 def refresh_statuses(request: HttpRequest) -> HttpResponse:
-    """Ask Fakturoid which of the month's invoices were sent, paid or are overdue."""
+    """Ask Fakturoid which of the month's invoices were sent, paid, cancelled or deleted."""
     period = parse_month(request.POST.get("period", ""))
     if period is None:
         messages.error(request, _("Pick a valid month."))
         return redirect(_list_url())
     try:
-        checked = sync.refresh_statuses(agency=request.agency, period=period)
+        result = sync.refresh_statuses(agency=request.agency, period=period)
     except IntegrationError as error:
         messages.error(request, explain(error))
-    else:
-        messages.success(
+        return redirect(_list_url(period))
+    messages.success(
+        request,
+        _("Checked %(count)s invoices of %(period)s in Fakturoid.")
+        % {"count": result.checked, "period": format_month(period)},
+    )
+    if result.deleted:
+        names = ", ".join(f"{i.number} ({i.client.name})" for i in result.deleted)
+        messages.warning(
             request,
-            _("Checked %(count)s invoices of %(period)s in Fakturoid.")
-            % {"count": checked, "period": format_month(period)},
+            _("Deleted in Fakturoid: %(invoices)s. The month can be issued again.")
+            % {"invoices": names},
+        )
+    if result.duplicated:
+        messages.warning(
+            request,
+            ngettext(
+                "Fakturoid holds %(count)s invoice twice: cancel one (see the clients list).",
+                "Fakturoid holds %(count)s invoices twice: cancel one of each "
+                "(see the clients list).",
+                result.duplicated,
+            )
+            % {"count": result.duplicated},
         )
     return redirect(_list_url(period))
 
 
+PDF_PAGE_RETRIES = 10  # The waiting page reloads itself this many times, then offers a link.
+PDF_PAGE_RETRY_SECONDS = 3
+
+
 @agency_required
 def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
-    """The invoice's PDF, fetched from Fakturoid with the agency's credentials."""
+    """The invoice's PDF, fetched from Fakturoid with the agency's credentials; while Fakturoid
+    is still generating it, a page that tries again by itself."""
     invoice = get_object_or_404(Invoice.objects.for_agency(request.agency), pk=pk)
     try:
         pdf = sync.invoice_pdf(invoice=invoice)
@@ -218,8 +360,17 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, explain(error))
         return redirect("clients:detail", pk=invoice.client_id)
     if pdf is None:
-        messages.info(request, _("Fakturoid is still generating the PDF; try again in a moment."))
-        return redirect("clients:detail", pk=invoice.client_id)
+        try:
+            attempt = min(int(request.GET.get("attempt", "1")), PDF_PAGE_RETRIES)
+        except ValueError:
+            attempt = 1
+        context = {
+            "invoice": invoice,
+            "attempt": attempt,
+            "next_attempt": attempt + 1 if attempt < PDF_PAGE_RETRIES else None,
+            "seconds": PDF_PAGE_RETRY_SECONDS,
+        }
+        return render(request, "fakturoid/invoice_pdf_pending.html", context)
     response = HttpResponse(pdf, content_type="application/pdf")
     filename = f"invoice-{invoice.number or invoice.pk}.pdf".replace('"', "")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -314,8 +465,14 @@ def integration_log(request: HttpRequest) -> HttpResponse:
     if errors_only:
         calls = calls.filter(Q(status__isnull=True) | Q(status__gte=400))
     page = Paginator(calls, API_CALLS_PER_PAGE).get_page(request.GET.get("page"))
+    duplicated = Invoice.objects.for_agency(request.agency).with_duplicates().count()
     return render(
         request,
         "fakturoid/integration_log.html",
-        {"page": page, "calls": page.object_list, "errors_only": errors_only},
+        {
+            "page": page,
+            "calls": page.object_list,
+            "errors_only": errors_only,
+            "duplicated": duplicated,
+        },
     )

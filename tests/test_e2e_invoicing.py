@@ -210,7 +210,8 @@ def test_it_links_a_client_on_its_ico_and_lets_the_user_pick_among_namesakes(
         expect(page.get_by_role("heading", level=1)).to_have_text(
             "Fakturoid contact for Green Garden s.r.o."
         )
-        candidates = page.locator("#candidates tbody tr")
+        expect(page.locator("#candidates tr.ours")).to_contain_text("This client")
+        candidates = page.locator("#candidates tr.candidate")
         expect(candidates).to_have_count(2)
         expect(candidates.filter(has_text=f"#{garden_praha.pk}")).to_contain_text("Praha")
         brno_row = candidates.filter(has_text=f"#{garden_brno.pk}")

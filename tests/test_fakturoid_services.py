@@ -30,6 +30,7 @@ from fakturoid.errors import (
 from fakturoid.models import Invoice
 from fakturoid.services import connection as connection_service
 from fakturoid.services import invoicing, matching, sync
+from fakturoid.timeouts import settle_time, stale_claim
 from tests.support import FAKTUROID_API as API
 from tests.support import STORED_TOKEN as TOKEN
 from tests.support.fakturoid_mocks import (
@@ -218,13 +219,15 @@ def test_it_says_in_progress_while_another_request_holds_the_claim(api, busy_cli
 
 
 def test_it_takes_over_a_stale_claim_after_looking_it_up(api, busy_client, owner):
+    # Its request may have POSTed until its worker was killed, then Fakturoid may have taken
+    # the settle time: only then is the look-up conclusive.
     stale = Invoice.objects.create(
         agency=busy_client.agency,
         client=busy_client,
         period=OCTOBER,
         custom_id=custom_id_of(busy_client),
+        uncertain_since=timezone.now() - stale_claim() - settle_time() - timedelta(seconds=1),
     )
-    Invoice.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     add_lookup(api, custom_id_of(busy_client), [invoice_json(custom_id=custom_id_of(busy_client))])
 
     invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
@@ -258,6 +261,10 @@ def test_an_unknown_outcome_is_looked_up_before_the_next_post(api, busy_client, 
     assert "could not be reached" in invoice.error
 
     api.reset()
+    with pytest.raises(errors.NotSettled):  # the POST may still be carried out: nothing sent
+        invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
+    assert not api.calls
+    Invoice.objects.update(uncertain_since=timezone.now() - settle_time())
     add_lookup(api, custom_id_of(busy_client), [])
     add_create(api, busy_client)
     invoice = invoicing.create_invoice(client=busy_client, period=OCTOBER, user=owner)
@@ -560,29 +567,32 @@ def created_invoice(client: Client, *, status: str = "open", fakturoid_id: int =
 def test_it_brings_back_paid_and_overdue_statuses(api, busy_client, make_client):
     invoice = created_invoice(busy_client)
     paid = created_invoice(make_client(busy_client.agency, "Paid Ltd"), status="paid")
-    api.get(
-        f"{ACCOUNT}/invoices/529.json",
-        json=invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"},
-        headers=RATE,
+    add_lookup(
+        api, invoice.custom_id, [invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"}]
     )
 
-    checked = sync.refresh_statuses(agency=busy_client.agency, period=OCTOBER)
+    result = sync.refresh_statuses(agency=busy_client.agency, period=OCTOBER)
 
-    assert checked == 1  # the paid one is settled: not asked again
+    assert result.checked == 1  # the paid one is settled: not asked again
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.OVERDUE
     paid.refresh_from_db()
     assert paid.status == Invoice.Status.PAID
 
 
-def test_it_downloads_the_pdf_or_says_it_is_not_ready(api, busy_client):
+def test_it_waits_for_the_pdf_a_few_times_then_says_it_is_not_ready(api, busy_client, monkeypatch):
+    waits = []
+    monkeypatch.setattr(sync, "_sleep", waits.append)
     invoice = created_invoice(busy_client)
     url = f"{ACCOUNT}/invoices/529/download.pdf"
-    api.get(url, status=204, match=[matchers.header_matcher({"Accept": "application/pdf"})])
+    for _attempt in range(3):
+        api.get(url, status=204, match=[matchers.header_matcher({"Accept": "application/pdf"})])
+    api.get(url, status=204)
     api.get(url, body=b"%PDF-1.4 test", content_type="application/pdf")
 
-    assert sync.invoice_pdf(invoice=invoice) is None
-    assert sync.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"
+    assert sync.invoice_pdf(invoice=invoice) is None  # three 204s: given up, bounded
+    assert waits == list(sync.PDF_WAITS)
+    assert sync.invoice_pdf(invoice=invoice) == b"%PDF-1.4 test"  # ready on the second try
 
 
 def test_it_keeps_only_web_links_from_fakturoid(api, busy_client, owner):

@@ -22,7 +22,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
-from fakturoid.models import STALE_CLAIM, Invoice
+from fakturoid.models import Invoice
+from fakturoid.timeouts import stale_claim
 from tests.support import STORED_TOKEN as TOKEN
 from tests.support.fakturoid_mocks import (
     ACCOUNT,
@@ -315,24 +316,31 @@ def test_a_failed_invoice_shows_on_the_list_with_a_retry_icon(api, owner_http, b
     assert 'title="Retry invoice for 10/2026 in Fakturoid"' in invoice_form(row, billed_client)
 
 
-def test_a_claim_left_by_a_dead_request_shows_the_retry_icon(api, owner_http, billed_client):
-    # The claim takes over a pending row this old, so the list offers the icon for it too.
+def test_it_shows_check_and_finish_on_a_claim_left_by_a_dead_request(
+    api, owner_http, billed_client
+):
+    started = timezone.now() - stale_claim() - timedelta(seconds=1)
     invoice = Invoice.objects.create(
         agency=billed_client.agency,
         client=billed_client,
         period=OCTOBER,
         custom_id=custom_id_of(billed_client),
         state=Invoice.State.PENDING,
-    )
-    Invoice.objects.filter(pk=invoice.pk).update(
-        updated_at=timezone.now() - STALE_CLAIM - timedelta(seconds=1)
+        uncertain_since=started,
     )
 
-    html = owner_http.get("/?month=2026-10").content.decode()
+    list_row = row_of(owner_http.get("/?month=2026-10").content.decode(), "Alza.cz a.s.")
+    page = owner_http.get(f"/clients/{billed_client.pk}/").content.decode()
 
-    row = row_of(html, "Alza.cz a.s.")
-    assert "in progress" in row
-    assert 'title="Retry invoice for 10/2026 in Fakturoid"' in invoice_form(row, billed_client)
+    since = f"started {date_format(timezone.localtime(started), 'H:i')}"
+    for html in (list_row, page):
+        assert "in progress" in html
+        assert since in html
+        form = invoice_form(html, billed_client)
+        assert ">Check and finish</button>" in form
+        assert 'name="period" value="2026-10"' in form
+    assert 'name="return_to" value="client"' in invoice_form(page, billed_client)
+    assert invoice.can_retry
 
 
 def test_a_fresh_claim_shows_no_invoice_icon(api, owner_http, billed_client):
@@ -513,7 +521,9 @@ def test_several_matches_are_listed_to_pick_from(api, owner_http, agency, connec
         (2, "22222222", "b@kasa.cz", "Zlín"),
     ]:
         row = next(
-            row for row in re.findall(r"<tr>.*?</tr>", html, re.S) if f"#{subject_id}<" in row
+            row
+            for row in re.findall(r'<tr class="candidate">.*?</tr>', html, re.S)
+            if f"#{subject_id}<" in row
         )
         assert ico in row and email in row and city in row
         assert f'action="/fakturoid/clients/{client.pk}/link/"' in row
@@ -675,7 +685,7 @@ def test_match_all_reports_each_unlinked_client(api, owner_http, agency, connect
     alza = row_of(html, "Alza")
     assert "linked" in alza and "#41 (matched on IČO)" in alza
     kasa = row_of(html, "Kasa")
-    assert "ambiguous" in kasa and "2 candidates" in kasa
+    assert "to confirm" in kasa and "2 candidates" in kasa
     assert "not found" in row_of(html, "Nikdo")
     assert "Already linked" not in html
     linked = Client.objects.get(name="Alza")

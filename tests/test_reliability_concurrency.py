@@ -5,13 +5,11 @@ sandbox standing in for Fakturoid, and on PostgreSQL only: SQLite's in-memory te
 is one connection shared by every thread, so concurrent writers are impossible there.
 """
 
-import re
 import threading
 from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-import requests
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -24,12 +22,13 @@ from fakturoid_sandbox.control import update_state
 from fakturoid_sandbox.models import Account, Token
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.services import create_invoice as create_sandbox_invoice
-from tests.support import PASSWORD
 from tests.support.live_server import (
     PERIOD,
-    ClosingSession,
+    TIMEOUT,
     Scene,
     connect_to_live_sandbox,
+    logged_in_session,
+    run_at_once,
     wait_for_live_server_threads,
 )
 
@@ -43,7 +42,6 @@ pytestmark = [
 ]
 
 CALLERS = 10
-TIMEOUT = 30  # seconds: any request, barrier or join that takes longer fails the test
 SLOW_MS = 300  # the sandbox sleeps this long before each request, so the callers overlap
 OUTCOMES = {
     "created": "was created in Fakturoid",
@@ -67,44 +65,6 @@ def slow_scene(live_server, settings, monkeypatch, agency, owner_http):
     update_state("acme", delay_ms=SLOW_MS)
     yield scene
     wait_for_live_server_threads()
-
-
-def run_at_once(work, count: int = CALLERS) -> list:
-    """Run `work(i)` in `count` threads released together; returns each result or exception."""
-    barrier = threading.Barrier(count, timeout=TIMEOUT)
-    results: list = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # reported by the caller's assertions
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a caller hung"
-    return results
-
-
-def logged_in_session(base_url: str, username: str) -> requests.Session:
-    """A browser of its own: logged in through the login form, with its CSRF token."""
-    session = ClosingSession()
-    form = session.get(f"{base_url}/login/", timeout=TIMEOUT)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
-    answer = session.post(
-        f"{base_url}/login/",
-        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
-        allow_redirects=False,
-        timeout=TIMEOUT,
-    )
-    assert answer.status_code == 302, answer.text
-    return session
 
 
 def lose_the_answer_of_a_first_click(slow_scene: Scene) -> None:

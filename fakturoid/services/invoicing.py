@@ -1,10 +1,11 @@
 """A client's invoice for a month: built from our data (`InvoiceDraft`, also the preview) and
-created in Fakturoid exactly once (claimed locally under its custom_id before the POST, looked
-up by custom_id after any answer we did not get)."""
+created in Fakturoid exactly once (claimed locally under its custom_id before the POST; after
+any answer we did not get, nothing is sent before the settle time, then it is looked up by
+custom_id), and issued again under a new custom_id when it was deleted or cancelled there."""
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
@@ -22,11 +23,14 @@ from fakturoid.errors import (
     AlreadyInvoiced,
     ConfigurationError,
     FakturoidError,
+    LookupFailed,
     NoExchangeRate,
     NothingToBill,
+    NotSettled,
     explain,
 )
 from fakturoid.models import Invoice, invoice_custom_id
+from fakturoid.services.sync import note_duplicates
 from registries.cnb import CnbError
 from registries.models import ExchangeRate
 from registries.services import exchange_rate
@@ -177,50 +181,62 @@ def build_invoice(*, client: Client, period: date, today: date | None = None) ->
     return InvoiceDraft(client, period, lines, client.currency, payload, rate, reverse_charge)
 
 
-def _claim(*, draft: InvoiceDraft, user) -> tuple[Invoice, bool]:  # noqa: ANN001
-    """Claim the local invoice row before anything is sent.
+@dataclass(frozen=True)
+class Claim:
+    """A claimed invoice row. `needs_lookup`: an earlier attempt may have created it in
+    Fakturoid; `prior_state`/`prior_since`: what the row said before it was taken over, put back
+    when the look-up cannot be made (the outcome stays as uncertain as it was)."""
 
-    Returns (invoice, needs_lookup): needs_lookup is True when an earlier attempt may already
-    have created the invoice in Fakturoid. Raises AlreadyInvoiced when the invoice exists or
-    another request is creating it right now.
+    invoice: Invoice
+    needs_lookup: bool
+    prior_state: str = ""
+    prior_since: datetime | None = None
+
+
+def _claim(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
+    """Claim the client's live invoice row for the month before anything is sent.
+
+    Raises AlreadyInvoiced when the invoice exists or another request is creating it right now,
+    and NotSettled when an earlier POST of it may still be carried out by Fakturoid.
     """
     client = draft.client
-    custom_id = draft.payload["custom_id"]
-    fields = {
-        "agency": client.agency,
-        "client": client,
-        "period": draft.period,
-        "state": Invoice.State.PENDING,
-        "currency": draft.currency,
-        "lines": draft.payload["lines"],
-        "created_by": user,
-    }
-    try:
-        with transaction.atomic():
-            return Invoice.objects.create(custom_id=custom_id, **fields), False
-    except IntegrityError:
-        pass
-    invoice = Invoice.objects.select_related("client").get(custom_id=custom_id)
+    now = timezone.now()
+    fields = {"state": Invoice.State.PENDING, "currency": draft.currency, "created_by": user}
+    fields |= {"lines": draft.payload["lines"], "uncertain_since": now}
+    months = Invoice.objects.filter(client=client, period=draft.period)
+    live = months.live().first()
+    if live is None:
+        try:
+            with transaction.atomic():
+                invoice = Invoice.objects.create(
+                    agency=client.agency,
+                    client=client,
+                    period=draft.period,
+                    custom_id=draft.payload["custom_id"],
+                    **fields,
+                )
+                return Claim(invoice, needs_lookup=False)
+        except IntegrityError:
+            live = months.live().first() or months.order_by("-created_at").first()
     # Compare-and-set: of several simultaneous retries exactly one moves the row to pending.
     taken = (
-        Invoice.objects.filter(pk=invoice.pk)
+        Invoice.objects.filter(pk=live.pk)
+        .live()
         .retryable()
-        .update(
-            state=Invoice.State.PENDING,
-            error="",
-            lines=fields["lines"],
-            currency=fields["currency"],
-            created_by=user,
-            updated_at=timezone.now(),
-        )
+        .update(error="", updated_at=now, **fields)
     )
     if not taken:
-        invoice.refresh_from_db()
-        raise AlreadyInvoiced(invoice)
+        live.refresh_from_db()
+        until = live.settles_at
+        waiting = live.state == live.State.UNKNOWN or live.is_stale
+        if waiting and until is not None and until > now:
+            raise NotSettled(live, until)
+        raise AlreadyInvoiced(live)
+    prior_state, prior_since = live.state, live.uncertain_since
     # A queryset update sends no signals: the audit trail is told who retried, from what state.
-    ActivityEntry.objects.record_update(invoice, {"state": (invoice.state, Invoice.State.PENDING)})
-    invoice.refresh_from_db()
-    return invoice, True
+    ActivityEntry.objects.record_update(live, {"state": (prior_state, Invoice.State.PENDING)})
+    live.refresh_from_db()
+    return Claim(live, needs_lookup=True, prior_state=prior_state, prior_since=prior_since)
 
 
 def _web_url(value: str | None) -> str:
@@ -231,6 +247,7 @@ def _web_url(value: str | None) -> str:
 def _record_created(invoice: Invoice, document: InvoiceDocument) -> Invoice:
     invoice.state = Invoice.State.CREATED
     invoice.error = ""
+    invoice.uncertain_since = None
     invoice.fakturoid_id = document.id
     invoice.number = document.number or ""
     invoice.status = document.status or ""
@@ -244,30 +261,60 @@ def _record_created(invoice: Invoice, document: InvoiceDocument) -> Invoice:
     return invoice
 
 
+def _record_found(invoice: Invoice, found: list[InvoiceDocument]) -> Invoice:
+    """The look-up found the invoice: record the first, and any further copy as a duplicate."""
+    _record_created(invoice, min(found, key=lambda document: document.id))
+    note_duplicates(agency=invoice.agency, documents=found)
+    invoice.refresh_from_db()
+    return invoice
+
+
 def _record_failure(invoice: Invoice, *, state: str, error: FakturoidError) -> None:
     invoice.state = state
     invoice.error = explain(error)
-    invoice.save(update_fields=["state", "error", "updated_at"])
+    invoice.uncertain_since = timezone.now() if state == Invoice.State.UNKNOWN else None
+    invoice.save(update_fields=["state", "error", "uncertain_since", "updated_at"])
+
+
+def _mark_unknown(invoice: Invoice) -> None:
+    Invoice.objects.filter(pk=invoice.pk).update(
+        state=Invoice.State.UNKNOWN, uncertain_since=timezone.now()
+    )
 
 
 def create_invoice(*, client: Client, period: date, user) -> Invoice:  # noqa: ANN001
     """Create the client's invoice for `period` in Fakturoid, exactly once.
 
-    The local row (unique custom_id) is claimed before the POST, so a second click or browser
-    gets AlreadyInvoiced. After an attempt whose outcome is unknown (timeout, lost response)
-    the invoice is looked up by custom_id before anything is POSTed again.
-    Returns the created Invoice. Raises AlreadyInvoiced, NothingToBill, ConfigurationError or
-    the FakturoidError that stopped it (the row then records it as failed or unknown).
+    The local row (unique custom_id, one live row per client and month) is claimed before the
+    POST, so a second click or browser gets AlreadyInvoiced. After an attempt whose outcome is
+    unknown (timeout, lost response, a request that died) nothing is sent before the settle
+    time has passed (NotSettled until then), and then the invoice is looked up by custom_id
+    before anything is POSTed again; a look-up that fails keeps it uncertain (LookupFailed).
+    Returns the created Invoice. Raises AlreadyInvoiced, NotSettled, LookupFailed,
+    NothingToBill, ConfigurationError or the FakturoidError that stopped it (the row then
+    records it as failed or unknown).
     """
     draft = build_invoice(client=client, period=period)
-    invoice, needs_lookup = _claim(draft=draft, user=user)
-    fakturoid_api = FakturoidClient.for_agency(client.agency)
-    try:
-        if needs_lookup:
+    claim = _claim(draft=draft, user=user)
+    return _finish(claim, payload=draft.payload | {"custom_id": claim.invoice.custom_id})
+
+
+def _finish(claim: Claim, *, payload: dict) -> Invoice:
+    """Look the claimed invoice up when it may exist, else POST it; record what happened."""
+    invoice = claim.invoice
+    fakturoid_api = FakturoidClient.for_agency(invoice.agency)
+    if claim.needs_lookup:
+        try:
             found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)
-            if found:
-                return _record_created(invoice, found[0])
-        document = fakturoid_api.create_invoice(draft.payload)
+        except BaseException as error:
+            _put_back(claim, error)
+            if isinstance(error, FakturoidError):
+                raise LookupFailed(invoice, error) from error
+            raise
+        if found:
+            return _record_found(invoice, found)
+    try:
+        document = fakturoid_api.create_invoice(payload)
     except FakturoidError as error:
         if not error.maybe_processed:
             _record_failure(invoice, state=Invoice.State.FAILED, error=error)
@@ -275,9 +322,22 @@ def create_invoice(*, client: Client, period: date, user) -> Invoice:  # noqa: A
         return _recover(invoice, fakturoid_api, error)
     except BaseException:
         # Anything unexpected: the POST may or may not have happened; the next click looks up.
-        Invoice.objects.filter(pk=invoice.pk).update(state=Invoice.State.UNKNOWN)
+        _mark_unknown(invoice)
         raise
     return _record_created(invoice, document)
+
+
+def _put_back(claim: Claim, error: BaseException) -> None:
+    """The look-up before a new POST could not be made: nothing was sent by this attempt, so
+    the row says again what it said before (a failed row stays failed; an uncertain one stays
+    uncertain, never "failed": the invoice may exist)."""
+    state = claim.prior_state
+    if state == Invoice.State.PENDING:
+        state = Invoice.State.UNKNOWN
+    message = explain(error) if isinstance(error, FakturoidError) else ""
+    Invoice.objects.filter(pk=claim.invoice.pk).update(
+        state=state, uncertain_since=claim.prior_since, error=message
+    )
 
 
 def _recover(invoice: Invoice, fakturoid_api: FakturoidClient, error: FakturoidError):
@@ -288,6 +348,41 @@ def _recover(invoice: Invoice, fakturoid_api: FakturoidClient, error: FakturoidE
         found = []
     if found:
         logger.info("Invoice %s was created despite %s", invoice.custom_id, type(error).__name__)
-        return _record_created(invoice, found[0])
+        return _record_found(invoice, found)
     _record_failure(invoice, state=Invoice.State.UNKNOWN, error=error)
     raise error
+
+
+def reissue_invoice(*, invoice: Invoice, user) -> Invoice:  # noqa: ANN001
+    """Issue the month of `invoice` again, after it was deleted or cancelled in Fakturoid.
+
+    The old row stays as history (`replaced`); the new one gets the next custom_id (`-2`, `-3`,
+    …) and is claimed in the same transaction, so of simultaneous confirmations exactly one
+    creates an invoice. Returns the new Invoice. Raises AlreadyInvoiced (the month was issued
+    again already, or the invoice is not deleted or cancelled), NothingToBill,
+    ConfigurationError or the FakturoidError that stopped it.
+    """
+    draft = build_invoice(client=invoice.client, period=invoice.period)
+    with transaction.atomic():
+        replaceable = Invoice.objects.filter(
+            pk=invoice.pk,
+            replaced=False,
+            state=Invoice.State.CREATED,
+            status__in=[Invoice.Status.DELETED, Invoice.Status.CANCELLED],
+        )
+        if not replaceable.update(replaced=True, updated_at=timezone.now()):
+            months = Invoice.objects.filter(client=invoice.client, period=invoice.period)
+            raise AlreadyInvoiced(months.live().first() or invoice)
+        new = Invoice.objects.create(
+            agency=invoice.agency,
+            client=invoice.client,
+            period=invoice.period,
+            custom_id=invoice.reissue_custom_id(),
+            state=Invoice.State.PENDING,
+            currency=draft.currency,
+            lines=draft.payload["lines"],
+            created_by=user,
+            uncertain_since=timezone.now(),
+        )
+    payload = draft.payload | {"custom_id": new.custom_id}
+    return _finish(Claim(new, needs_lookup=False), payload=payload)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +30,7 @@ from clients.models import Client, Project
 from fakturoid import client as client_module
 from fakturoid.client import FakturoidClient
 from fakturoid_sandbox.control import ensure_account, ensure_subject
+from tests.support import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -207,3 +209,46 @@ def connect_to_live_sandbox(
     wait_for_live_server_threads()
     fakturoid.refresh_from_db()
     return Scene(live_url, http, fakturoid, client, subject.pk, settings)
+
+
+# --- Simultaneous callers ---------------------------------------------------------------------
+
+TIMEOUT = 30  # seconds: any request, barrier or join that takes longer fails the test
+
+
+def run_at_once(work, count: int = 10) -> list:
+    """Run `work(i)` in `count` threads released together; returns each result or exception."""
+    barrier = threading.Barrier(count, timeout=TIMEOUT)
+    results: list = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # reported by the caller's assertions
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a caller hung"
+    return results
+
+
+def logged_in_session(base_url: str, username: str) -> requests.Session:
+    """A browser of its own: logged in through the login form, with its CSRF token."""
+    session = ClosingSession()
+    form = session.get(f"{base_url}/login/", timeout=TIMEOUT)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)[1]
+    answer = session.post(
+        f"{base_url}/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )
+    assert answer.status_code == 302, answer.text
+    return session

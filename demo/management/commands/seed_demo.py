@@ -690,8 +690,12 @@ def seed_fakturoid(*, agency: Agency, clients: list[Client]) -> FakturoidSetting
         abroad.link_to_contact(subject.id, source=Client.LinkSource.VAT_NO)
     by_email, ambiguous = ordered[6], ordered[7]
     ensure_subject(SANDBOX_SLUG, name="Účtárna – " + by_email.name, email=by_email.email)
-    ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Praha")
-    ensure_subject(SANDBOX_SLUG, name=ambiguous.name, city="Brno")
+    # Two contacts with the same name ("pick one"): told apart by their e-mails, or the second
+    # would be found as the first and updated instead of created.
+    for city in ("Praha", "Brno"):
+        ensure_subject(
+            SANDBOX_SLUG, name=ambiguous.name, city=city, email=f"{city.lower()}@example.cz"
+        )
     return fakturoid
 
 
