@@ -32,15 +32,19 @@ from fakturoid.configuration import configured_settings, contact_email
 from fakturoid.documents import (
     Account,
     InvoiceDocument,
+    PaymentDocument,
     RateLimit,
     Subject,
     User,
+    WebhookDocument,
     parse,
     parse_account,
     parse_invoice,
+    parse_payment,
     parse_rate_limit,
     parse_subject,
     parse_user,
+    parse_webhook,
 )
 from fakturoid.errors import (
     AuthenticationError,
@@ -255,6 +259,61 @@ class FakturoidClient:
         """
         path = self._account_path(f"/invoices/{int(invoice_id)}/download.pdf")
         return self._call("GET", path, raw=True) or None
+
+    # https://www.fakturoid.cz/api/v3/invoices (index filter updated_since)
+    def list_invoices_changed(self, *, updated_since: datetime | None) -> list[InvoiceDocument]:
+        """Every invoice changed since `updated_since` (all invoices for None), page by page,
+        stopping at a page shorter than 40: 1,000 unchanged invoices cost one request.
+
+        Raises FakturoidError subclasses.
+        """
+        path = self._account_path("/invoices.json")
+        params = {"updated_since": updated_since.isoformat()} if updated_since else {}
+        return [parse(parse_invoice, item) for item in self._pages(path, params)]
+
+    # https://www.fakturoid.cz/api/v3/invoices (fire action)
+    def fire_invoice(self, invoice_id: int, event: str) -> None:
+        """Fire `event` (mark_as_sent, cancel, ...) on the invoice (204). Raises
+        ValidationFailed when the event cannot be fired, or another FakturoidError."""
+        path = self._account_path(f"/invoices/{int(invoice_id)}/fire.json")
+        self._call("POST", path, params={"event": event}, expect_body=False)
+
+    # https://www.fakturoid.cz/api/v3/invoice-payments
+    def create_payment(self, invoice_id: int, data: dict) -> PaymentDocument:
+        """Record a payment of the invoice (`paid_on`, `amount`, `send_thank_you_email`, ...);
+        returns it (201). Raises Forbidden (already paid, cancelled), ValidationFailed (bad
+        amount or date), or another FakturoidError."""
+        path = self._account_path(f"/invoices/{int(invoice_id)}/payments.json")
+        return parse(parse_payment, self._call("POST", path, data), maybe_processed=True)
+
+    # https://www.fakturoid.cz/api/v3/invoice-payments
+    def delete_payment(self, invoice_id: int, payment_id: int) -> None:
+        """Remove a payment of the invoice (204). Raises NotFound, Forbidden (cancelled
+        invoice) or another FakturoidError."""
+        path = f"/invoices/{int(invoice_id)}/payments/{int(payment_id)}.json"
+        self._call("DELETE", self._account_path(path), expect_body=False)
+
+    # https://www.fakturoid.cz/api/v3/invoice-messages
+    def send_invoice_message(self, invoice_id: int, data: dict | None = None) -> None:
+        """E-mail the invoice (or a reminder) through Fakturoid (204); `data` may set `email`,
+        `email_copy`, `subject`, `message`. Raises Forbidden (free plan `upgrade_required`,
+        `quota_exhausted`, `email_delivery_disabled`), ValidationFailed (bad e-mail), or
+        another FakturoidError."""
+        path = self._account_path(f"/invoices/{int(invoice_id)}/message.json")
+        self._call("POST", path, data or {}, expect_body=False)
+
+    # https://www.fakturoid.cz/api/v3/webhooks
+    def create_webhook(self, data: dict) -> WebhookDocument:
+        """Register a webhook (`webhook_url`, `events`, `auth_header`); returns it (201).
+        Raises Forbidden when webhooks are not enabled for the credentials or the plan."""
+        body = self._call("POST", self._account_path("/webhooks.json"), data)
+        return parse(parse_webhook, body, maybe_processed=True)
+
+    # https://www.fakturoid.cz/api/v3/webhooks
+    def delete_webhook(self, webhook_id: int) -> None:
+        """Remove a webhook (204). Raises NotFound when it is gone already."""
+        path = self._account_path(f"/webhooks/{int(webhook_id)}.json")
+        self._call("DELETE", path, expect_body=False)
 
     # --- Plumbing ---------------------------------------------------------------------------
 

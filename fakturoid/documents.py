@@ -7,7 +7,7 @@ our record of it, and `fakturoid.services.invoicing.InvoiceDraft` what we would 
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -112,6 +112,14 @@ class InvoiceDocumentLine:
 
 
 @dataclass(frozen=True)
+class PaymentDocument:
+    id: int
+    paid_on: date | None
+    amount: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
 class InvoiceDocument:
     id: int
     custom_id: str | None
@@ -128,6 +136,19 @@ class InvoiceDocument:
     pdf_url: str | None
     url: str | None
     lines: tuple[InvoiceDocumentLine, ...]
+    paid_on: date | None = None
+    remaining_amount: Decimal | None = None
+    sent_at: datetime | None = None
+    updated_at: datetime | None = None
+    payments: tuple[PaymentDocument, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebhookDocument:
+    id: int
+    webhook_url: str | None
+    active: bool
+    events: tuple[str, ...]
 
 
 def _text(value: Any) -> str | None:
@@ -149,6 +170,10 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _date(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(value)
+
+
+def _datetime(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
 
 def parse_user(data: dict) -> User:
@@ -220,6 +245,29 @@ def parse_invoice(data: dict) -> InvoiceDocument:
             )
             for line in data.get("lines") or ()
         ),
+        paid_on=_date(data.get("paid_on")),
+        remaining_amount=_decimal(data.get("remaining_amount")),
+        sent_at=_datetime(data.get("sent_at")),
+        updated_at=_datetime(data.get("updated_at")),
+        payments=tuple(parse_payment(item) for item in data.get("payments") or ()),
+    )
+
+
+def parse_payment(data: dict) -> PaymentDocument:
+    return PaymentDocument(
+        id=int(data["id"]),
+        paid_on=_date(data.get("paid_on")),
+        amount=_decimal(data.get("amount")),
+        currency=_text(data.get("currency")),
+    )
+
+
+def parse_webhook(data: dict) -> WebhookDocument:
+    return WebhookDocument(
+        id=int(data["id"]),
+        webhook_url=_text(data.get("webhook_url")),
+        active=bool(data.get("active", True)),
+        events=tuple(str(event) for event in data.get("events") or ()),
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 if TYPE_CHECKING:
     from clients.models import Client
@@ -56,11 +57,13 @@ class FakturoidError(IntegrationError):
         status: int | None = None,
         errors: dict[str, list[str]] | None = None,
         maybe_processed: bool = False,
+        code: str = "",
     ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors or {}
         self.maybe_processed = maybe_processed
+        self.code = code  # Fakturoid's `error` (upgrade_required, quota_exhausted, ...), if any
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
@@ -285,8 +288,14 @@ def error_for_status(
             status=status,
         )
     message, errors = api_message(body)
-    details = {"status": status, "errors": errors, "maybe_processed": maybe_processed}
     oauth_error = body.get("error") if isinstance(body, dict) else None
+    code = oauth_error if isinstance(oauth_error, str) else ""
+    details = {
+        "status": status,
+        "errors": errors,
+        "maybe_processed": maybe_processed,
+        "code": code,
+    }
     if status == 401 or (token_request and oauth_error in OAUTH_CREDENTIAL_ERRORS):
         wording = wrong_credentials()
         return AuthenticationError(f"{wording} ({message})" if message else wording, **details)
@@ -320,6 +329,21 @@ def not_json(status: int, what: str) -> str:
 
 # --- What the user reads --------------------------------------------------------------------
 
+# Fakturoid's 403 codes for e-mail, worded for the user.
+FORBIDDEN_CODES = {
+    "upgrade_required": gettext_lazy(
+        "Fakturoid sends e-mails only on paid plans: upgrade the Fakturoid account "
+        "(Settings → Subscription), or send the invoice yourself and mark it as sent."
+    ),
+    "quota_exhausted": gettext_lazy(
+        "Fakturoid's daily quota of sent e-mails is used up. Try again tomorrow."
+    ),
+    "email_delivery_disabled": gettext_lazy(
+        "Fakturoid has blocked e-mail delivery for this account (suspected spam). Contact "
+        "Fakturoid's support to have it enabled again."
+    ),
+}
+
 
 def wrong_credentials() -> str:
     """The one sentence for a Client ID / Secret ID that Fakturoid refuses."""
@@ -337,6 +361,11 @@ def web_url() -> str:
 
 def explain(error: IntegrationError) -> str:
     """A sentence for the user: what went wrong and what to do about it."""
+    if isinstance(error, ValidationFailed) and "email" in error.errors:
+        return _(
+            "Fakturoid cannot send to this e-mail address (%(details)s). Check the e-mail of "
+            "the contact in Fakturoid or the client's billing e-mail."
+        ) % {"details": ", ".join(error.errors["email"])}
     if isinstance(error, ValidationFailed):
         details = "; ".join(
             f"{field}: {', '.join(str(m) for m in messages)}"
@@ -355,6 +384,8 @@ def explain(error: IntegrationError) -> str:
         if bank:
             details = " ".join(bank).replace(FAKTUROID_WEB, web_url())
             return _("Fakturoid needs a bank account first: %(details)s") % {"details": details}
+        if error.code in FORBIDDEN_CODES:
+            return str(FORBIDDEN_CODES[error.code])
         return _("Fakturoid refused the request: %(details)s") % {"details": error.message}
     if isinstance(error, RateLimited):
         return _("Fakturoid's request limit is used up. Try again in %(seconds)s s.") % {

@@ -1,14 +1,20 @@
 """Settings → Fakturoid, and the check of a Fakturoid Client ID typed into the client form."""
 
 import re
+from datetime import date
+from decimal import Decimal
 
 from django import forms
 from django.core.validators import MaxValueValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, FakturoidSettings
+from clients.models import Client, Label
+from clients.months import parse_month
 from fakturoid.documents import Subject
 from fakturoid.errors import FakturoidError, NotFound, explain
+from fakturoid.models import Invoice
 from fakturoid.services.matching import check_subject
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}\Z")
@@ -150,3 +156,67 @@ def validate_subject_id(*, agency: Agency, subject_id: int) -> Subject:
             code="unchecked_subject",
             params={"error": explain(error)},
         ) from error
+
+
+class PaymentForm(forms.Form):
+    """A payment of a created invoice: when, how much (blank: the rest), and a thank-you."""
+
+    paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_("Leave empty for the whole remaining amount."),
+    )
+    thank_you = forms.BooleanField(label=_("E-mail the client a thank-you"), required=False)
+
+    def __init__(self, *args, invoice: Invoice, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.invoice = invoice
+
+    def clean_paid_on(self) -> date:
+        paid_on = self.cleaned_data["paid_on"]
+        if paid_on > timezone.localdate():
+            raise forms.ValidationError(_("The payment date cannot be in the future."))
+        return paid_on
+
+    def clean_amount(self) -> Decimal | None:
+        amount = self.cleaned_data["amount"]
+        remaining = self.invoice.remaining_amount
+        if remaining is None:
+            remaining = self.invoice.total
+        if amount is not None and remaining is not None and amount > remaining:
+            raise forms.ValidationError(
+                _("The amount is more than the %(remaining)s %(currency)s still to be paid.")
+                % {"remaining": remaining, "currency": self.invoice.currency}
+            )
+        return amount
+
+
+class InvoiceFilterForm(forms.Form):
+    """The filters of the invoices page; every field may be left empty."""
+
+    month = forms.CharField(label=_("Month"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    client = forms.ModelChoiceField(label=_("Client"), required=False, queryset=None)
+    label = forms.ModelChoiceField(label=_("Label"), required=False, queryset=None)
+
+    def __init__(self, *args, agency: Agency, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("All statuses")), *Invoice.Status.choices]
+        self.fields["client"].queryset = Client.objects.for_agency(agency).order_by("name")
+        self.fields["client"].empty_label = _("All clients")
+        self.fields["label"].queryset = Label.objects.filter(agency=agency).order_by("name")
+        self.fields["label"].empty_label = _("All labels")
+        self.fields["month"].widget.input_type = "month"
+
+    def clean_month(self) -> date | None:
+        value = self.cleaned_data["month"]
+        if not value:
+            return None
+        month = parse_month(value)
+        if month is None:
+            raise forms.ValidationError(_("Pick a month as YYYY-MM."))
+        return month

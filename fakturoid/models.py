@@ -1,10 +1,13 @@
-from datetime import datetime
+import secrets
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from agencies.fields import EncryptedTextField
 from agencies.models import Agency
 from clients.models import Client
 from clients.months import format_month, iso_month
@@ -27,6 +30,59 @@ class InvoiceQuerySet(models.QuerySet):
     def with_duplicates(self) -> "InvoiceQuerySet":
         """Invoices Fakturoid holds more than once under their custom_id."""
         return self.exclude(duplicates=[])
+
+    def with_shown_status(self, *, today: date) -> "InvoiceQuerySet":
+        """Annotate `shown_status`: Fakturoid's status, except that an open or sent invoice
+        past its due date is overdue already (Fakturoid's own daily job may not have run)."""
+        return self.annotate(
+            shown_status=models.Case(
+                models.When(
+                    status__in=Invoice.AWAITING_PAYMENT,
+                    due_on__lt=today,
+                    then=models.Value(Invoice.Status.OVERDUE),
+                ),
+                default=models.F("status"),
+                output_field=models.CharField(),
+            )
+        )
+
+    def totals_by_status(self) -> list[dict]:
+        """Count and total per shown status and currency (needs `with_shown_status`)."""
+        return list(
+            self.order_by()
+            .values("shown_status", "currency")
+            .annotate(count=models.Count("pk"), amount=models.Sum("total"))
+            .order_by("shown_status", "currency")
+        )
+
+    def aging(self, *, today: date) -> list[dict]:
+        """Unpaid money per currency by days past due: not due, 1–30, 31–60, 61–90, 90+.
+
+        Counts what remains to be paid (the total when Fakturoid has not said). One query.
+        """
+        owed = Coalesce("remaining_amount", "total")
+        buckets = {
+            "not_due": models.Q(due_on__gte=today) | models.Q(due_on=None),
+            "days_1_30": models.Q(due_on__lt=today, due_on__gte=today - timedelta(days=30)),
+            "days_31_60": models.Q(
+                due_on__lt=today - timedelta(days=30), due_on__gte=today - timedelta(days=60)
+            ),
+            "days_61_90": models.Q(
+                due_on__lt=today - timedelta(days=60), due_on__gte=today - timedelta(days=90)
+            ),
+            "days_over_90": models.Q(due_on__lt=today - timedelta(days=90)),
+        }
+        sums = {
+            name: models.Sum(owed, filter=condition, default=0)
+            for name, condition in buckets.items()
+        }
+        return list(
+            self.filter(state=Invoice.State.CREATED, status__in=Invoice.AWAITING_PAYMENT)
+            .order_by()
+            .values("currency")
+            .annotate(**sums)
+            .order_by("currency")
+        )
 
     def retryable(self) -> "InvoiceQuerySet":
         """Invoices another attempt may take over right now: failed ones, and uncertain ones
@@ -65,6 +121,7 @@ class Invoice(models.Model):
         PAID = "paid", _("paid")
         CANCELLED = "cancelled", _("cancelled")
         UNCOLLECTIBLE = "uncollectible", _("uncollectible")
+        # Moved to Fakturoid's trash (invoice_removed): the row keeps its history.
         DELETED = "deleted", _("deleted in Fakturoid")
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invoices")
@@ -92,6 +149,17 @@ class Invoice(models.Model):
     # Other invoices Fakturoid holds with our custom_id: [{"id", "number", "html_url"}].
     duplicates = models.JSONField(_("duplicates in Fakturoid"), default=list, blank=True)
     replaced = models.BooleanField(_("replaced by a re-issued invoice"), default=False)
+
+    # What Fakturoid last told us about the invoice after its creation (webhook or sync).
+    due_on = models.DateField(_("due on"), null=True, blank=True)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    remaining_amount = models.DecimalField(
+        _("remaining amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    payments = models.JSONField(_("payments"), default=list, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Fakturoid's own updated_at of the state we hold: an older delivery never overwrites it.
+    fakturoid_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -125,6 +193,29 @@ class Invoice(models.Model):
     @property
     def period_label(self) -> str:
         return format_month(self.period)
+
+    @property
+    def current_status(self) -> str:
+        """Fakturoid's status, except that an open or sent invoice past its due date is
+        overdue already (the same rule as `InvoiceQuerySet.with_shown_status`)."""
+        overdue = self.due_on is not None and self.due_on < timezone.localdate()
+        if self.status in (self.Status.OPEN, self.Status.SENT) and overdue:
+            return self.Status.OVERDUE
+        return self.status
+
+    @property
+    def current_status_label(self) -> str:
+        return self.Status(self.current_status).label if self.current_status else ""
+
+    @property
+    def is_awaiting_payment(self) -> bool:
+        return self.state == self.State.CREATED and self.status in self.AWAITING_PAYMENT
+
+    # Statuses of an invoice still waiting for its money.
+    AWAITING_PAYMENT = (Status.OPEN, Status.SENT, Status.OVERDUE)
+
+    # An attempt that failed, or whose outcome Fakturoid never told us, may be tried again.
+    RETRYABLE_STATES = (State.FAILED, State.UNKNOWN)
 
     @property
     def can_retry(self) -> bool:
@@ -234,3 +325,121 @@ class RequestBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.remaining}/{self.quota}"
+
+
+def new_receiver_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WebhookRegistration(models.Model):
+    """The webhook we registered in the agency's Fakturoid account ("Receive updates").
+
+    `receiver_id` makes the receiver's URL unguessable, but what authenticates a delivery is
+    `secret`: Fakturoid sends it back as the `Authorization` header (its `auth_header`).
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("receiving updates")
+        REFUSED = "refused", _("refused by Fakturoid")
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="webhook")
+    receiver_id = models.CharField(max_length=64, unique=True, default=new_receiver_id)
+    secret = EncryptedTextField(default=new_webhook_secret, editable=False)
+    fakturoid_id = models.PositiveBigIntegerField(null=True, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.ACTIVE)
+    error = models.TextField(_("error"), blank=True)
+    events = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Fakturoid webhook")
+        verbose_name_plural = _("Fakturoid webhooks")
+
+    def __str__(self) -> str:
+        return f"Webhook {self.fakturoid_id or '-'} ({self.agency})"
+
+
+class ReceivedWebhook(models.Model):
+    """One delivery the receiver accepted; its Idempotency-Key makes a repeat a no-op."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("waiting")
+        APPLIED = "applied", _("applied")
+        IGNORED = "ignored", _("ignored")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    # NULL, not "": deliveries without a key must not collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    event_name = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=10, choices=Outcome, default=Outcome.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "idempotency_key"], name="unique_webhook_delivery"
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} ({self.outcome})"
+
+
+class StatusSync(models.Model):
+    """Where the agency's status sync stands: the next one asks only for invoices changed
+    since `cursor` (a little before the previous sync started, for clocks that disagree)."""
+
+    agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="status_sync")
+    cursor = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Status sync of {self.agency}: {self.cursor}"
+
+
+class Dispatch(models.Model):
+    """A batch of e-mails sent through Fakturoid (invoices or reminders): one task per item,
+    progress counted from the items."""
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("invoice by e-mail")
+        REMINDER = "reminder", _("payment reminder")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind)
+    language = models.CharField(max_length=10, default="en")  # of the reminder's wording
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class DispatchItem(models.Model):
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="items")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.WAITING)
+    error = models.TextField(_("error"), blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice} ({self.state})"

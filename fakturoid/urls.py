@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fakturoid import views
+from fakturoid import invoice_views, views, webhook_views
 
 app_name = "fakturoid"
 # Included at the site root: Settings → Fakturoid and the integration log keep the addresses
@@ -18,10 +18,40 @@ urlpatterns = [
     ),
     path("fakturoid/clients/<int:pk>/invoice/", views.invoice_create, name="invoice_create"),
     path("fakturoid/invoices/<int:pk>/reissue/", views.invoice_reissue, name="invoice_reissue"),
-    path("fakturoid/invoices/refresh/", views.refresh_statuses, name="refresh_statuses"),
+    path("fakturoid/invoices/", invoice_views.invoice_list, name="invoices"),
+    path("fakturoid/invoices/refresh/", invoice_views.refresh_statuses, name="refresh_statuses"),
+    path(
+        "fakturoid/invoices/<int:pk>/payments/",
+        invoice_views.payment_create,
+        name="payment_create",
+    ),
+    path(
+        "fakturoid/invoices/<int:pk>/payments/<int:payment_id>/delete/",
+        invoice_views.payment_delete,
+        name="payment_delete",
+    ),
+    path("fakturoid/invoices/<int:pk>/mark-sent/", invoice_views.mark_sent, name="mark_sent"),
+    path("fakturoid/invoices/<int:pk>/send/", invoice_views.send_email, name="send_email"),
+    path("fakturoid/invoices/send/", invoice_views.send_many, name="send_many"),
+    path("fakturoid/dispatches/<int:pk>/", invoice_views.dispatch_detail, name="dispatch"),
+    path(
+        "fakturoid/webhooks/<str:receiver_id>/",
+        webhook_views.receiver,
+        name="webhook_receiver",
+    ),
     path("fakturoid/invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("agency/settings/fakturoid/", views.fakturoid_settings, name="settings"),
     path("agency/settings/fakturoid/verify/", views.fakturoid_verify, name="verify"),
     path("agency/settings/fakturoid/disconnect/", views.fakturoid_disconnect, name="disconnect"),
+    path(
+        "agency/settings/fakturoid/updates/",
+        webhook_views.receive_updates,
+        name="receive_updates",
+    ),
+    path(
+        "agency/settings/fakturoid/updates/stop/",
+        webhook_views.stop_updates,
+        name="stop_updates",
+    ),
     path("agency/settings/integration-log/", views.integration_log, name="integration_log"),
 ]

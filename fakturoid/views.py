@@ -5,7 +5,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from agencies.decorators import agency_required, owner_required
@@ -23,8 +22,8 @@ from fakturoid.errors import (
     explain,
 )
 from fakturoid.forms import FakturoidSettingsForm
-from fakturoid.models import ApiCall, Invoice
-from fakturoid.services import connection, invoicing, matching, sync
+from fakturoid.models import ApiCall, Invoice, StatusSync, WebhookRegistration
+from fakturoid.services import connection, invoicing, matching, sync, webhooks
 
 
 def _client(request: HttpRequest, pk: int) -> Client:
@@ -306,45 +305,6 @@ def invoice_reissue(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("clients:detail", pk=invoice.client_id)
 
 
-@require_POST
-@agency_required
-def refresh_statuses(request: HttpRequest) -> HttpResponse:
-    """Ask Fakturoid which of the month's invoices were sent, paid, cancelled or deleted."""
-    period = parse_month(request.POST.get("period", ""))
-    if period is None:
-        messages.error(request, _("Pick a valid month."))
-        return redirect(_list_url())
-    try:
-        result = sync.refresh_statuses(agency=request.agency, period=period)
-    except IntegrationError as error:
-        messages.error(request, explain(error))
-        return redirect(_list_url(period))
-    messages.success(
-        request,
-        _("Checked %(count)s invoices of %(period)s in Fakturoid.")
-        % {"count": result.checked, "period": format_month(period)},
-    )
-    if result.deleted:
-        names = ", ".join(f"{i.number} ({i.client.name})" for i in result.deleted)
-        messages.warning(
-            request,
-            _("Deleted in Fakturoid: %(invoices)s. The month can be issued again.")
-            % {"invoices": names},
-        )
-    if result.duplicated:
-        messages.warning(
-            request,
-            ngettext(
-                "Fakturoid holds %(count)s invoice twice: cancel one (see the clients list).",
-                "Fakturoid holds %(count)s invoices twice: cancel one of each "
-                "(see the clients list).",
-                result.duplicated,
-            )
-            % {"count": result.duplicated},
-        )
-    return redirect(_list_url(period))
-
-
 PDF_PAGE_RETRIES = 10  # The waiting page reloads itself this many times, then offers a link.
 PDF_PAGE_RETRY_SECONDS = 3
 
@@ -409,7 +369,14 @@ def fakturoid_settings(request: HttpRequest) -> HttpResponse:
             return redirect("fakturoid:settings")
     # The stored row, not form.instance: after a failed save that holds the unsaved input.
     fakturoid = FakturoidSettings.objects.filter(agency=request.agency).first()
-    return render(request, "fakturoid/settings.html", {"form": form, "fakturoid": fakturoid})
+    context = {
+        "form": form,
+        "fakturoid": fakturoid,
+        "webhook": WebhookRegistration.objects.filter(agency=request.agency).first(),
+        "last_update": webhooks.last_received_at(agency=request.agency),
+        "status_sync": StatusSync.objects.filter(agency=request.agency).first(),
+    }
+    return render(request, "fakturoid/settings.html", context)
 
 
 @require_POST
@@ -437,6 +404,13 @@ def fakturoid_verify(request: HttpRequest) -> HttpResponse:
 @owner_required
 def fakturoid_disconnect(request: HttpRequest) -> HttpResponse:
     fakturoid = get_object_or_404(FakturoidSettings, agency=request.agency)
+    try:
+        webhooks.stop_updates(agency=request.agency)
+    except IntegrationError as error:
+        # The credentials go all the same; the receiver stops accepting (401) what the
+        # webhook left in Fakturoid still sends, and Fakturoid gives up after its retries.
+        WebhookRegistration.objects.filter(agency=request.agency).delete()
+        messages.warning(request, explain(error))
     fakturoid.disconnect()
     messages.success(request, _("Fakturoid was disconnected; the credentials were removed."))
     return redirect("fakturoid:settings")

@@ -564,22 +564,6 @@ def created_invoice(client: Client, *, status: str = "open", fakturoid_id: int =
     )
 
 
-def test_it_brings_back_paid_and_overdue_statuses(api, busy_client, make_client):
-    invoice = created_invoice(busy_client)
-    paid = created_invoice(make_client(busy_client.agency, "Paid Ltd"), status="paid")
-    add_lookup(
-        api, invoice.custom_id, [invoice_json(custom_id=invoice.custom_id) | {"status": "overdue"}]
-    )
-
-    result = sync.refresh_statuses(agency=busy_client.agency, period=OCTOBER)
-
-    assert result.checked == 1  # the paid one is settled: not asked again
-    invoice.refresh_from_db()
-    assert invoice.status == Invoice.Status.OVERDUE
-    paid.refresh_from_db()
-    assert paid.status == Invoice.Status.PAID
-
-
 def test_it_waits_for_the_pdf_a_few_times_then_says_it_is_not_ready(api, busy_client, monkeypatch):
     waits = []
     monkeypatch.setattr(sync, "_sleep", waits.append)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, FakturoidSettings, Invitation, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
-from fakturoid.models import ApiCall, Invoice
+from fakturoid.models import ApiCall, Dispatch, Invoice
 from tests.support import login
 
 User = get_user_model()
@@ -35,6 +35,8 @@ User = get_user_model()
 # (which stands for Fakturoid's own site and has its own tests), and the invitation link, which
 # is opened without a login, holds a token instead of an id, and has its own tests
 # (tests/test_agencies_invitations.py).
+# Fakturoid's webhook receiver is authenticated by its shared secret, not a login or a CSRF
+# token: tests/test_fakturoid_webhooks.py covers it (and that it is the only exempt view).
 SKIPPED_PREFIXES = (
     "admin/",
     "login/",
@@ -44,6 +46,7 @@ SKIPPED_PREFIXES = (
     "static/",
     "sandbox/",
     "join/",
+    "fakturoid/webhooks/",
 )
 SKIPPED_NAMESPACES = {"sandbox", "admin"}
 
@@ -54,6 +57,8 @@ RESOURCE_SEGMENTS = {
     "members": "membership",
     "invoices": "invoice",
     "invitations": "invitation",
+    "payments": "payment",  # a payment's id in Fakturoid, reached through our invoice
+    "dispatches": "dispatch",
 }
 MONTH_PARAMETERS = {"month", "period"}
 MONTH = "2026-10"
@@ -213,11 +218,14 @@ def own_objects(agency: Agency, *, suffix: str = "") -> dict[str, int]:
     user = User.objects.create_user(username=f"our-member{suffix or client.pk}", password="x")
     membership = Membership.objects.create(user=user, agency=agency, role=Membership.Role.MEMBER)
     invitation = invite(agency, f"our-invitee{suffix or client.pk}@example.com")
+    dispatch = Dispatch.objects.create(agency=agency, kind=Dispatch.Kind.INVOICE)
     return {
         "client": client.pk,
         "invoice": invoice.pk,
         "membership": membership.pk,
         "invitation": invitation.pk,
+        "payment": 1,
+        "dispatch": dispatch.pk,
     }
 
 
@@ -289,6 +297,8 @@ def world(agency, other_agency) -> World:
             "invoice": invoice.pk,
             "membership": membership.pk,
             "invitation": invitation.pk,
+            "payment": 1,
+            "dispatch": Dispatch.objects.create(agency=rival, kind=Dispatch.Kind.INVOICE).pk,
         },
     )
 
@@ -349,7 +359,14 @@ def user_http(world: World, role: str) -> HttpClient:
 
 
 def test_it_can_fill_every_url_parameter_of_the_app():
-    dummy = {"client": 1, "invoice": 1, "membership": 1, "invitation": 1}
+    dummy = {
+        "client": 1,
+        "invoice": 1,
+        "membership": 1,
+        "invitation": 1,
+        "payment": 1,
+        "dispatch": 1,
+    }
     unfillable = []
     for route in ROUTES:
         try:

@@ -1,37 +1,47 @@
-"""After creation: bring back from Fakturoid what changed there (statuses, deletions), notice
-duplicates, fetch PDFs."""
+"""After creation: bring back from Fakturoid what changed there (statuses, payments,
+deletions), notice duplicates, fetch PDFs.
+
+Two ways in, one way to apply: the status sync lists the invoices changed since the last sync
+(`invoices.json?updated_since=`), a webhook delivery carries one invoice; both go through
+`apply_document()`, which never lets an older state overwrite a newer one. Every listing also
+counts Fakturoid's invoices per custom_id (`note_duplicates`).
+"""
 
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency
-from clients.months import first_day
-from fakturoid.client import FakturoidClient
+from fakturoid.client import CallRecord, FakturoidClient
 from fakturoid.documents import InvoiceDocument
 from fakturoid.errors import NotFound
-from fakturoid.models import Invoice
+from fakturoid.models import Invoice, StatusSync
 
-# Statuses after which an invoice does not change by itself any more.
-SETTLED = {
-    Invoice.Status.PAID,
-    Invoice.Status.CANCELLED,
-    Invoice.Status.UNCOLLECTIBLE,
-    Invoice.Status.DELETED,
-}
-# Leave this many requests of the rate-limit window to the people clicking invoice icons.
-RATE_LIMIT_RESERVE = 20
+# Fakturoid's clock and ours may disagree a little, and a change committed while we listed may
+# carry an earlier updated_at: the next sync asks for changes from this long before the previous
+# one started. Re-reading a few invoices twice costs nothing (they fit on the one short page).
+CURSOR_OVERLAP = timedelta(seconds=60)
 # Fakturoid answers 204 while it generates a PDF (it takes 1–2 s): wait this long before each
 # further try within the request, then let the page retry by itself.
 PDF_WAITS = (1.0, 2.0)
 
 # Every wait goes through this name, so tests can replace it and stay fast.
 _sleep = time.sleep
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    requests: int  # HTTP requests this sync made (token included)
+    listed: int  # invoices Fakturoid listed as changed
+    updated: int  # of ours whose state changed
+    deleted: list[Invoice] = field(default_factory=list)  # found gone (full sync only)
+    duplicated: int = 0  # custom_ids Fakturoid listed more than once
 
 
 def note_duplicates(*, agency: Agency, documents: Iterable[InvoiceDocument]) -> int:
@@ -71,55 +81,139 @@ def _web_url(value: str | None) -> str:
     return value if value and value.startswith(("https://", "http://")) else ""
 
 
-@dataclass
-class Refresh:
-    """What a status refresh learnt: how many invoices it checked, which were deleted in
-    Fakturoid, and how many custom_ids Fakturoid holds more than once."""
-
-    checked: int = 0
-    deleted: list[Invoice] = field(default_factory=list)
-    duplicated: int = 0
-
-
-def refresh_statuses(*, agency: Agency, period: date) -> Refresh:
-    """Bring back from Fakturoid the status (open, sent, overdue, paid, cancelled, ...) of the
-    agency's created invoices of `period` that are not settled yet.
-
-    Each invoice is read by its custom_id (one list request, which also shows any duplicate:
-    `note_duplicates`). One that is no longer there and answers 404 by its id was deleted in
-    Fakturoid: it is marked so (`Invoice.mark_deleted_in_fakturoid`) and the refresh goes on
-    with the others. Stops early, keeping what it learnt, when the rate-limit budget runs low.
-    Raises ConfigurationError or the FakturoidError that stopped it.
-    """
-    fakturoid_api = FakturoidClient.for_agency(agency)
-    invoices = (
+def apply_document(*, agency: Agency, document: InvoiceDocument) -> bool:
+    """Store what Fakturoid says about one of the agency's invoices (status, due date, paid
+    date, remaining amount, payments). Returns False when it is not ours or not newer than
+    what we hold (deliveries may arrive out of order, a sync re-reads what it saw)."""
+    fields = {
+        "status": document.status or "",
+        "due_on": document.due_on,
+        "paid_on": document.paid_on,
+        "remaining_amount": document.remaining_amount,
+        "sent_at": document.sent_at,
+        "payments": [
+            {"id": p.id, "paid_on": str(p.paid_on or ""), "amount": str(p.amount or "")}
+            for p in document.payments
+        ],
+        "fakturoid_updated_at": document.updated_at,
+        "updated_at": timezone.now(),
+    }
+    if document.total is not None:
+        fields["total"] = document.total
+    changed = (
         Invoice.objects.for_agency(agency)
-        .filter(period=first_day(period), state=Invoice.State.CREATED)
-        .exclude(status__in=SETTLED)
-        .exclude(fakturoid_id=None)
+        .filter(_older_than(document.updated_at), fakturoid_id=document.id)
+        .filter(state=Invoice.State.CREATED)
+        .update(**fields)
+    )
+    return changed > 0
+
+
+def _older_than(moment: datetime | None) -> Q:
+    """Our rows whose state Fakturoid stated before `moment` (or never): those it may replace.
+    Without a moment (a 404 says the invoice is gone now) every row may be replaced."""
+    if moment is None:
+        return Q()
+    return Q(fakturoid_updated_at=None) | Q(fakturoid_updated_at__lt=moment)
+
+
+def mark_deleted(*, agency: Agency, fakturoid_id: int, when: datetime | None = None) -> bool:
+    """Mark the agency's invoice as moved to Fakturoid's trash (the row and its history stay),
+    unless we hold a newer state (a restore delivered first). Returns False when it is not
+    ours or not newer."""
+    return (
+        Invoice.objects.for_agency(agency)
+        .filter(_older_than(when), fakturoid_id=fakturoid_id, state=Invoice.State.CREATED)
+        .update(
+            status=Invoice.Status.DELETED,
+            fakturoid_updated_at=when or timezone.now(),
+            updated_at=timezone.now(),
+        )
+        > 0
+    )
+
+
+def sync_statuses(*, agency: Agency, full: bool = False, background: bool = False) -> SyncResult:
+    """Bring back every change Fakturoid has for the agency's invoices since the last sync.
+
+    Lists `invoices.json?updated_since=<last sync>` (all invoices for the first or a `full`
+    sync), 40 per page, stopping at a shorter page: an account with nothing new costs one
+    request. Invoices past their due date are made overdue here, without asking. A full sync
+    also finds our invoices Fakturoid no longer lists and, after a GET answers 404, marks them
+    deleted. `background` (workers, cron) leaves the rate-limit reserve to people. Raises
+    ConfigurationError or the FakturoidError that stopped it (the cursor then stays where it
+    was, so nothing is skipped).
+    """
+    requests = 0
+    fakturoid_api = FakturoidClient.for_agency(agency, background=background)
+    log_call = fakturoid_api.on_call
+
+    def count(call: CallRecord) -> None:
+        nonlocal requests
+        requests += 1
+        log_call(call)
+
+    fakturoid_api.on_call = count
+    state, _created = StatusSync.objects.get_or_create(agency=agency)
+    started = timezone.now()
+    cursor = None if full else state.cursor
+    documents = fakturoid_api.list_invoices_changed(updated_since=cursor)
+    duplicated = note_duplicates(agency=agency, documents=documents)
+    updated = sum(apply_document(agency=agency, document=d) for d in documents)
+    deleted = []
+    if cursor is None:
+        deleted = _mark_missing_deleted(agency, fakturoid_api, {d.id for d in documents})
+    mark_overdue(agency=agency)
+    StatusSync.objects.filter(pk=state.pk).update(
+        cursor=started - CURSOR_OVERLAP,
+        finished_at=timezone.now(),
+        requests=requests,
+        updated=updated,
+    )
+    return SyncResult(
+        requests=requests,
+        listed=len(documents),
+        updated=updated,
+        deleted=deleted,
+        duplicated=duplicated,
+    )
+
+
+def _mark_missing_deleted(
+    agency: Agency, fakturoid_api: FakturoidClient, listed: set[int]
+) -> list[Invoice]:
+    """Our live invoices a complete listing left out: each is asked for once (an invoice
+    created or deleted while we paged may have slipped between pages), and a 404 marks it
+    deleted in Fakturoid (`Invoice.mark_deleted_in_fakturoid`). Returns those."""
+    missing = (
+        Invoice.objects.for_agency(agency)
+        .live()
+        .filter(state=Invoice.State.CREATED, fakturoid_id__isnull=False)
+        .exclude(status=Invoice.Status.DELETED)
+        .exclude(fakturoid_id__in=listed)
         .select_related("client")
     )
-    result = Refresh()
-    for invoice in invoices:
-        found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)
-        result.duplicated += note_duplicates(agency=agency, documents=found)
-        document = next((d for d in found if d.id == invoice.fakturoid_id), None)
-        if document is None:
-            try:
-                document = fakturoid_api.get_invoice(invoice.fakturoid_id)
-            except NotFound:
-                invoice.mark_deleted_in_fakturoid()
-                result.deleted.append(invoice)
-        if document is not None:
-            Invoice.objects.filter(pk=invoice.pk).update(
-                status=document.status or "", total=document.total, updated_at=timezone.now()
-            )
-        result.checked += 1
-        budget = fakturoid_api.rate_limit
-        if budget is not None and budget.remaining is not None:
-            if budget.remaining < RATE_LIMIT_RESERVE:
-                break
-    return result
+    deleted = []
+    for invoice in list(missing):
+        try:
+            document = fakturoid_api.get_invoice(invoice.fakturoid_id)
+        except NotFound:
+            invoice.mark_deleted_in_fakturoid()
+            deleted.append(invoice)
+        else:
+            apply_document(agency=agency, document=document)
+    return deleted
+
+
+def mark_overdue(*, agency: Agency) -> int:
+    """Make the agency's open or sent invoices past their due date overdue (Fakturoid's daily
+    job does the same, but a sync should not wait for it). Returns how many changed."""
+    return (
+        Invoice.objects.for_agency(agency)
+        .filter(status__in=(Invoice.Status.OPEN, Invoice.Status.SENT))
+        .filter(due_on__lt=timezone.localdate())
+        .update(status=Invoice.Status.OVERDUE, updated_at=timezone.now())
+    )
 
 
 def invoice_pdf(*, invoice: Invoice) -> bytes | None:

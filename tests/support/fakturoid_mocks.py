@@ -54,3 +54,11 @@ def add_lookup(api: RequestsMock, custom_id: str, found: list) -> None:
         headers=RATE,
         match=[matchers.query_param_matcher({"custom_id": custom_id, "page": "1"})],
     )
+
+
+def invoice_payload(invoice_id: int, **fields) -> dict:
+    """The reference invoice (as Fakturoid lists it and webhooks carry it) with another id
+    and the given fields."""
+    data = copy.deepcopy(payload("invoice_created.json"))
+    data.update({"id": invoice_id, "updated_at": "2026-11-05T10:00:00.000+01:00", **fields})
+    return data
