@@ -4,12 +4,11 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Count, DecimalField, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, Value
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
-from clients.months import format_month
+from clients.months import first_day, format_month
 from clients.validators import validate_dic, validate_ico
 
 MAX_AMOUNT = Decimal("9999999999.99")
@@ -53,28 +52,25 @@ class ClientQuerySet(models.QuerySet):
             )
         )
 
-    def with_list_figures(self, *, month: date) -> "ClientQuerySet":
-        """Annotate the number of active projects and `monthly_total`: the monthly fees of
-        active projects that run in `month`."""
-        money = DecimalField(max_digits=14, decimal_places=2)
-        monthly_total = (
-            BillingItem.objects.for_month(month)
-            .filter(
-                project__client=models.OuterRef("pk"),
-                project__active=True,
-                kind=BillingItem.Kind.MONTHLY,
-            )
-            .values("project__client")
-            .annotate(total=Sum("amount"))
-            .values("total")[:1]
-        )
+    def with_billable_items(self, *, month: date) -> "ClientQuerySet":
+        """Prefetch what `Client.billable_items(month)` needs: the active projects with their
+        items billable in `month`, two queries for any number of clients.
+
+        Meant for a page of clients: nothing is grouped or summed over the whole table.
+        """
+        month = first_day(month)
+        items = BillingItem.objects.for_month(month).order_by(*BillingItem.INVOICE_ORDER)
+        projects = Project.objects.filter(active=True).order_by("name", "pk")
         return self.annotate(
-            active_projects=Count("projects", filter=Q(projects__active=True), distinct=True),
-            monthly_total=Coalesce(
-                models.Subquery(monthly_total, output_field=money),
-                Value(Decimal("0")),
-                output_field=money,
-            ),
+            billing_month=Value(month, output_field=models.DateField())
+        ).prefetch_related(
+            models.Prefetch(
+                "projects",
+                queryset=projects.prefetch_related(
+                    models.Prefetch("billing_items", queryset=items, to_attr="month_items")
+                ),
+                to_attr="active_projects",
+            )
         )
 
 
@@ -156,6 +152,30 @@ class Client(models.Model):
     def vies_valid(self) -> bool:
         """VIES confirmed the client's current DIČ (the condition for reverse charge)."""
         return self.vies_current and self.vies_status == self.ViesStatus.VALID
+    def billable_items(self, month: date) -> list["BillingItem"]:
+        """The items the client's invoice for `month` bills, in the invoice's line order: the
+        items billable in the month (`BillingItemQuerySet.for_month`) of active projects.
+
+        Uses what `ClientQuerySet.with_billable_items(month=month)` prefetched, else queries.
+        """
+        month = first_day(month)
+        if getattr(self, "billing_month", None) == month and hasattr(self, "active_projects"):
+            return [item for project in self.active_projects for item in project.month_items]
+        return list(
+            BillingItem.objects.for_month(month)
+            .filter(project__client=self, project__active=True)
+            .select_related("project")
+            .order_by("project__name", "project_id", *BillingItem.INVOICE_ORDER)
+        )
+
+    def amount_to_bill(self, month: date) -> Decimal:
+        """What the client's invoice for `month` bills before VAT (0: nothing to bill)."""
+        return sum((item.amount for item in self.billable_items(month)), Decimal("0.00"))
+
+    @property
+    def month_total(self) -> Decimal:
+        """`amount_to_bill` of the month `ClientQuerySet.with_billable_items` prefetched."""
+        return self.amount_to_bill(self.billing_month)
 
 
 class ContactPerson(models.Model):
@@ -231,6 +251,9 @@ class BillingItem(models.Model):
     month = models.DateField(_("month"), null=True, blank=True)
 
     objects = BillingItemQuerySet.as_manager()
+
+    # The order of an invoice's lines within one project.
+    INVOICE_ORDER = ("kind", "description", "pk")
 
     class Meta:
         ordering = ["kind", "description", "pk"]

@@ -19,8 +19,9 @@ SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
 def clients_list_context(request: HttpRequest) -> dict:
     """Everything the clients list shows: the filtered, sorted page of clients and the filters.
 
-    The number of queries does not depend on the number of clients: the figures are
-    annotations and the labels are prefetched.
+    The paginator counts and pages the bare filtered clients; the figures (projects, what the
+    month's invoice would bill, the month's invoice, labels) are prefetched for the page shown
+    only, so the number of queries and their cost do not grow with the number of clients.
     """
     agency = request.agency
     month = parse_month(request.GET.get("month", "")) or default_period(agency)
@@ -31,19 +32,19 @@ def clients_list_context(request: HttpRequest) -> dict:
     if sort not in SORTS:
         sort = "name"
 
-    clients = (
-        Client.objects.for_agency(agency)
-        .with_list_figures(month=month)
-        .with_month_invoices(month=month)
-        .prefetch_related("labels")
-        .order_by(*SORTS[sort])
-    )
+    clients = Client.objects.for_agency(agency).order_by(*SORTS[sort])
     if q:
         clients = clients.filter(
             Q(name__icontains=q) | Q(registration_no__icontains=q) | Q(email__icontains=q)
         )
     if label is not None:
         clients = clients.filter(labels=label)
+    # Prefetches run for the sliced page only; count() ignores them.
+    clients = (
+        clients.with_billable_items(month=month)
+        .with_month_invoices(month=month)
+        .prefetch_related("labels")
+    )
 
     page = Paginator(clients, CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
     return {
@@ -58,6 +59,7 @@ def clients_list_context(request: HttpRequest) -> dict:
         "label": label,
         "sort": sort,
         "filtered": bool(q or label),
+        "list_url": request.get_full_path(),
     }
 
 

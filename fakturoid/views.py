@@ -1,9 +1,12 @@
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -33,6 +36,20 @@ def _client(request: HttpRequest, pk: int) -> Client:
 def _list_url(period=None) -> str:  # noqa: ANN001
     url = reverse("clients:list")
     return f"{url}?month={iso_month(period)}" if period else url
+
+
+def _back_to_list(request: HttpRequest, period=None) -> str:  # noqa: ANN001
+    """The clients list as the user left it (search, label, sort, page), sent by the list's
+    forms as `next`; the plain list of `period` when `next` is missing or not the list."""
+    back = request.POST.get("next", "")
+    if urlsplit(back).path == reverse("clients:list") and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        query = QueryDict(urlsplit(back).query, mutable=True)
+        if period is not None:
+            query["month"] = iso_month(period)
+        return f"{reverse('clients:list')}?{query.urlencode()}"
+    return _list_url(period)
 
 
 @require_POST
@@ -191,7 +208,7 @@ def _back_to(request: HttpRequest, client: Client, period) -> HttpResponse:  # n
     """Where an invoice action returns: the client's page when it was started there."""
     if request.POST.get("return_to") == "client":
         return redirect("clients:detail", pk=client.pk)
-    return redirect(_list_url(period))
+    return redirect(_back_to_list(request, period))
 
 
 @require_POST

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clients.models import BillingItem, Client, Label, Project
-from clients.months import first_day
+from clients.months import first_day, previous_month
 
 
 def names_on(response) -> list[str]:
@@ -41,7 +41,7 @@ def test_it_is_the_home_page_with_the_client_figures(
         make_project(client, "Launch"),
         amount="9000",
         kind=BillingItem.Kind.ONE_OFF,
-        month=first_day(timezone.localdate()),
+        month=previous_month(first_day(timezone.localdate())),  # the month the list shows
     )
     make_project(client, "Old", active=False)
 
@@ -49,12 +49,13 @@ def test_it_is_the_home_page_with_the_client_figures(
 
     assert response.status_code == 200
     row = response.context["clients"][0]
-    assert (row.active_projects, row.monthly_total) == (3, Decimal("12500.50"))
+    # What the month's invoice bills: monthly fees and the month's one-off work.
+    assert (len(row.active_projects), row.month_total) == (3, Decimal("21500.50"))
     html = response.content.decode()
     assert f'href="/clients/{client.pk}/"' in html
     assert "26148731" in html
     assert '<span class="badge">Key account</span>' in html
-    assert "12,500.50 CZK" in html
+    assert "21,500.50 CZK" in html
     assert "Not linked" in html
     assert "New client" in html
 
@@ -144,6 +145,21 @@ def test_it_runs_the_same_number_of_queries_for_5_or_300_clients(owner_http, age
 
     assert len(response.context["clients"]) == 50
     assert len(many) == len(few)
+
+
+def test_it_counts_and_pages_the_bare_clients_without_grouping_them_all(owner_http, agency):
+    add_clients(agency, 60)
+    label = Label.objects.get(agency=agency, name="PPC")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = owner_http.get("/", {"label": label.pk, "page": 2})
+
+    assert len(response.context["clients"]) == 10
+    sql = [query["sql"].upper() for query in queries]
+    assert not [query for query in sql if "GROUP BY" in query]
+    [count] = [query for query in sql if "COUNT(" in query]
+    assert "SUM(" not in count
+    assert "BILLINGITEM" not in count
 
 
 def test_it_says_when_there_are_no_clients_yet(owner_http):

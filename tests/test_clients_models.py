@@ -116,8 +116,8 @@ def test_it_finds_the_items_billable_in_a_month(make_client, make_project, make_
     assert billable == {always, running, starts_now, one_off}
 
 
-def test_it_annotates_active_projects_and_the_monthly_total(
-    make_client, make_project, make_item, agency
+def test_it_bills_the_months_items_of_active_projects_with_or_without_prefetching(
+    make_client, make_project, make_item, agency, django_assert_num_queries
 ):
     client = make_client(agency)
     eshop = make_project(client, "E-shop")
@@ -128,9 +128,16 @@ def test_it_annotates_active_projects_and_the_monthly_total(
     make_item(make_project(client, "Old", active=False), amount="5000")
     idle = make_client(agency, "Idle s.r.o.")
 
-    figures = {c.pk: c for c in Client.objects.for_agency(agency).with_list_figures(month=MONTH)}
+    with django_assert_num_queries(3):
+        listed = {
+            c.pk: c for c in Client.objects.for_agency(agency).with_billable_items(month=MONTH)
+        }
+        assert len(listed[client.pk].active_projects) == 2
+        assert listed[client.pk].month_total == Decimal("1300.00")
+        assert listed[idle.pk].month_total == Decimal("0")
+        prefetched = [item.description for item in listed[client.pk].billable_items(MONTH)]
 
-    assert figures[client.pk].active_projects == 2
-    assert figures[client.pk].monthly_total == Decimal("1100.00")
-    assert figures[idle.pk].active_projects == 0
-    assert figures[idle.pk].monthly_total == Decimal("0")
+    assert [item.description for item in client.billable_items(MONTH)] == prefetched
+    assert client.amount_to_bill(MONTH) == Decimal("1300.00")
+    # Another month than the prefetched one is asked for, not taken from the prefetch.
+    assert listed[client.pk].amount_to_bill(date(2026, 1, 1)) == Decimal("1400.00")

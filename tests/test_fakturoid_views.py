@@ -23,6 +23,7 @@ from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from clients.months import first_day, format_month, iso_month, previous_month
 from fakturoid.models import Invoice
+from fakturoid.services import invoicing
 from fakturoid.timeouts import stale_claim
 from tests.support import STORED_TOKEN as TOKEN
 from tests.support.fakturoid_mocks import (
@@ -84,6 +85,18 @@ def billed_client(agency, connected, make_client, make_project, make_item) -> Cl
     return client
 
 
+@pytest.fixture
+def make_linked_client(agency, make_client, make_project, make_item):
+    """A client linked to a Fakturoid contact, with a monthly fee: billable in any month."""
+
+    def make(name: str, subject_id: int) -> Client:
+        client = make_client(agency, name, fakturoid_subject_id=subject_id)
+        make_item(make_project(client), "PPC management", "1000")
+        return client
+
+    return make
+
+
 def add_create(api, client: Client, **kwargs) -> None:
     """Fakturoid's answer to the invoice POST (by default: created)."""
     if "body" not in kwargs:
@@ -110,9 +123,9 @@ def post_invoice(http: HttpClient, client: Client, period: str = "2026-10"):
 
 
 def test_it_shows_the_invoice_icon_only_on_linked_clients(
-    owner_http, agency, connected, make_client
+    owner_http, agency, connected, make_client, make_linked_client
 ):
-    linked = make_client(agency, "Linked s.r.o.", fakturoid_subject_id=16)
+    linked = make_linked_client("Linked s.r.o.", 16)
     unlinked = make_client(agency, "Unlinked s.r.o.")
 
     html = owner_http.get("/?month=2026-10").content.decode()
@@ -145,9 +158,9 @@ def test_it_hides_the_invoice_icon_without_fakturoid(
 
 
 def test_the_month_selector_changes_the_month_the_icon_bills(
-    owner_http, agency, connected, make_client
+    owner_http, agency, connected, make_linked_client
 ):
-    linked = make_client(agency, "Linked s.r.o.", fakturoid_subject_id=16)
+    linked = make_linked_client("Linked s.r.o.", 16)
 
     form = invoice_form(owner_http.get("/?month=2026-03").content.decode(), linked)
 
@@ -163,11 +176,11 @@ def test_the_month_selector_changes_the_month_the_icon_bills(
     ],
 )
 def test_the_icon_bills_the_month_the_settings_choose(
-    owner_http, agency, connected, make_client, default_period, month_of
+    owner_http, agency, connected, make_linked_client, default_period, month_of
 ):
     connected.default_period = default_period
     connected.save()
-    linked = make_client(agency, "Linked s.r.o.", fakturoid_subject_id=16)
+    linked = make_linked_client("Linked s.r.o.", 16)
     month = month_of(timezone.localdate())
 
     form = invoice_form(owner_http.get("/").content.decode(), linked)
@@ -177,10 +190,10 @@ def test_the_icon_bills_the_month_the_settings_choose(
 
 
 def test_the_list_shows_the_months_invoice_or_its_failure(
-    owner_http, agency, connected, make_client
+    owner_http, agency, connected, make_linked_client
 ):
-    invoiced = make_client(agency, "Invoiced s.r.o.", fakturoid_subject_id=16)
-    failed = make_client(agency, "Failed s.r.o.", fakturoid_subject_id=17)
+    invoiced = make_linked_client("Invoiced s.r.o.", 16)
+    failed = make_linked_client("Failed s.r.o.", 17)
     Invoice.objects.create(
         agency=agency,
         client=invoiced,
@@ -368,6 +381,61 @@ def test_a_month_with_nothing_to_bill_sends_nothing(api, owner_http, billed_clie
     assert "Alza.cz a.s. has nothing to bill for 03/2026." in text
     assert len(api.calls) == 0
     assert not Invoice.objects.exists()
+
+
+def test_the_list_says_nothing_to_bill_instead_of_an_icon_that_can_only_fail(
+    api, owner_http, billed_client
+):
+    html = owner_http.get("/?month=2026-03").content.decode()
+
+    row = row_of(html, "Alza.cz a.s.")
+    assert "Nothing to bill" in row
+    assert invoice_form(row, billed_client) is None
+    assert "/preview/" not in row
+
+
+def test_the_list_shows_what_the_months_invoice_bills_one_offs_included(
+    api, owner_http, billed_client, make_project, make_item
+):
+    make_item(make_project(billed_client, "Paused", active=False), "Old fee", "999")
+
+    html = owner_http.get("/?month=2026-10").content.decode()
+
+    draft = invoicing.build_invoice(client=billed_client, period=OCTOBER)
+    assert draft.subtotal == Decimal("20000.00")
+    assert "20,000.00 CZK" in row_of(html, "Alza.cz a.s.")
+
+
+def test_the_list_comes_back_as_it_was_after_an_invoice_click(
+    api, owner_http, agency, billed_client
+):
+    add_create(api, billed_client)
+    list_url = "/?q=alza&label=7&sort=-name&page=2&month=2026-10"
+    html = owner_http.get(list_url).content.decode()
+    assert f'<input type="hidden" name="next" value="{list_url.replace("&", "&amp;")}">' in html
+
+    response = owner_http.post(
+        f"/fakturoid/clients/{billed_client.pk}/invoice/",
+        {"period": "2026-10", "next": list_url},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/?q=alza&label=7&sort=-name&page=2&month=2026-10"
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/?q=x", "//evil.example/", "/settings/fakturoid/", ""]
+)
+def test_an_invoice_click_never_goes_back_anywhere_but_the_list(
+    api, owner_http, billed_client, next_url
+):
+    add_create(api, billed_client)
+
+    response = owner_http.post(
+        f"/fakturoid/clients/{billed_client.pk}/invoice/", {"period": "2026-10", "next": next_url}
+    )
+
+    assert response["Location"] == "/?month=2026-10"
 
 
 @pytest.mark.parametrize("period", ["2026-13", "october", ""])

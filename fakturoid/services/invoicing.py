@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from agencies.models import FakturoidSettings
 from audit.models import ActivityEntry
-from clients.models import BillingItem, Client
+from clients.models import Client
 from clients.months import first_day, format_month, last_day
 from fakturoid.client import FakturoidClient
 from fakturoid.configuration import configured_settings
@@ -137,12 +137,7 @@ def build_invoice(*, client: Client, period: date, today: date | None = None) ->
             _("%(client)s is not linked to a Fakturoid contact yet.") % {"client": client.name}
         )
     period = first_day(period)
-    items = (
-        BillingItem.objects.for_month(period)
-        .filter(project__client=client, project__active=True)
-        .select_related("project")
-        .order_by("project__name", "project_id", "kind", "description", "pk")
-    )
+    items = client.billable_items(period)
     label = format_month(period)
     reverse_charge = reverse_charge_applies(client=client, fakturoid=fakturoid)
     charges_vat = fakturoid.is_vat_payer and not reverse_charge
