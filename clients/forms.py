@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django import forms
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,7 @@ from agencies.models import Agency
 from clients.limits import MAX_CONTACTS, MAX_ITEMS_PER_PROJECT, MAX_PROJECTS
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from clients.months import iso_month, parse_month
+from clients.rendering import ROW_RENDERER
 from clients.text import visible_text
 from clients.validators import normalize_dic, normalize_ico
 
@@ -196,15 +198,70 @@ class ContactPersonForm(VisibleTextMixin, forms.ModelForm):
         fields = ["name", "role", "email", "phone"]
 
 
+class KnownRowField(forms.ModelChoiceField):
+    """The hidden id of a formset row, resolved among the rows the formset already loaded
+    instead of with one query per row (Django's default)."""
+
+    def __init__(self, rows: Callable[[], dict], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
+    def to_python(self, value: object) -> object:
+        if value in self.empty_values:
+            return None
+        try:
+            return self.rows()[int(str(value))]
+        except (KeyError, ValueError):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from None
+
+
+class RowsFormSet(BaseInlineFormSet):
+    """An inline formset that takes its rows from the parent's prefetched relation when there
+    is one, and checks submitted row ids against those rows: a bounded number of queries
+    whatever the number of rows."""
+
+    def get_queryset(self) -> list:
+        if not hasattr(self, "_rows"):
+            relation = self.fk.remote_field.get_accessor_name()
+            cache = getattr(self.instance, "_prefetched_objects_cache", {})
+            if self.instance.pk is not None and relation in cache:
+                self._rows = list(cache[relation])
+            else:
+                self._rows = list(super().get_queryset())
+        return self._rows
+
+    def _existing_object(self, pk: object) -> object:
+        return self._rows_by_pk().get(int(str(pk))) if str(pk).isdigit() else None
+
+    def _rows_by_pk(self) -> dict:
+        return {row.pk: row for row in self.get_queryset()}
+
+    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        pk_field = form.fields[self._pk_field.name]
+        form.fields[self._pk_field.name] = KnownRowField(
+            self._rows_by_pk,
+            queryset=pk_field.queryset,
+            initial=pk_field.initial,
+            required=False,
+            widget=pk_field.widget,
+        )
+
+
+# No empty rows by default: the page adds them on demand (a new client gets one of each).
 ContactFormSet = inlineformset_factory(
     Client,
     ContactPerson,
     form=ContactPersonForm,
-    extra=1,
+    formset=RowsFormSet,
+    extra=0,
     can_delete=True,
     max_num=MAX_CONTACTS,
     absolute_max=MAX_CONTACTS,
     validate_max=True,
+    renderer=ROW_RENDERER,
 )
 
 
@@ -259,11 +316,13 @@ BillingItemFormSet = inlineformset_factory(
     Project,
     BillingItem,
     form=BillingItemForm,
-    extra=2,
+    formset=RowsFormSet,
+    extra=0,
     can_delete=True,
     max_num=MAX_ITEMS_PER_PROJECT,
     absolute_max=MAX_ITEMS_PER_PROJECT,
     validate_max=True,
+    renderer=ROW_RENDERER,
 )
 
 
@@ -282,7 +341,7 @@ class ProjectForm(VisibleTextMixin, forms.ModelForm):
         return super().has_changed() or self.items.has_changed()
 
 
-class BaseProjectFormSet(BaseInlineFormSet):
+class BaseProjectFormSet(RowsFormSet):
     """Projects, each form carrying its own formset of billing items in `form.items`."""
 
     def add_fields(self, form: ProjectForm, index: int | None) -> None:
@@ -292,6 +351,8 @@ class BaseProjectFormSet(BaseInlineFormSet):
             instance=form.instance,
             prefix=f"{form.prefix}-items",
         )
+        if form.instance.pk is None:
+            form.items.extra = 1  # a new project starts with one item row
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -313,11 +374,12 @@ ProjectFormSet = inlineformset_factory(
     Project,
     form=ProjectForm,
     formset=BaseProjectFormSet,
-    extra=1,
+    extra=0,
     can_delete=True,
     max_num=MAX_PROJECTS,
     absolute_max=MAX_PROJECTS,
     validate_max=True,
+    renderer=ROW_RENDERER,
 )
 
 
@@ -330,9 +392,14 @@ class ClientEditor:
     def __init__(
         self, data: QueryDict | None = None, *, agency: Agency, client: Client | None = None
     ) -> None:
+        if client is not None:
+            # Everything the page shows in four queries, however many rows it has.
+            prefetch_related_objects([client], "labels", "contacts", "projects__billing_items")
         self.form = ClientForm(data, instance=client, agency=agency)
         self.contacts = ContactFormSet(data, instance=self.form.instance, prefix="contacts")
         self.projects = ProjectFormSet(data, instance=self.form.instance, prefix="projects")
+        if client is None:
+            self.contacts.extra = self.projects.extra = 1
 
     def is_valid(self) -> bool:
         # Evaluate every part so that all errors are shown at once.

@@ -2,6 +2,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
 from fakturoid.models import Invoice
@@ -60,17 +62,86 @@ ITEM = {
 PROJECT = {"name": "kavovarhruby.cz", "kind": "eshop", "url": "", "active": "on"}
 
 
-def test_it_shows_an_empty_form_with_extra_rows(owner_http):
+def test_it_shows_a_new_client_form_with_one_row_of_each(owner_http):
     response = owner_http.get("/clients/new/")
 
     assert response.status_code == 200
     html = response.content.decode()
     assert 'name="contacts-0-name"' in html
     assert 'name="projects-0-name"' in html
-    assert 'name="projects-0-items-1-description"' in html
+    assert 'name="projects-0-items-0-description"' in html
+    assert 'name="projects-0-items-1-description"' not in html
     assert 'type="month"' in html
     assert "Fakturoid Client ID" in html
     assert "/subjects/&lt;id&gt;" in html
+
+
+def test_it_opens_a_client_without_phantom_empty_rows(
+    owner_http, agency, make_client, make_project, make_item
+):
+    client = make_client(agency)
+    make_item(make_project(client, "Shop"), "Fee")
+
+    html = owner_http.get(f"/clients/{client.pk}/edit/").content.decode()
+
+    assert 'name="projects-0-items-0-description"' in html
+    assert 'name="projects-0-items-1-description"' not in html
+    assert 'name="projects-1-name"' not in html
+    assert 'name="contacts-0-name"' not in html
+    # One hidden item row serves every project's "Add item" button.
+    assert html.count('name="projects-__prefix__-items-__prefix__-description"') == 1
+
+
+def edit_data(client: Client, *, change: bool) -> dict:
+    """The POST of the client's unchanged form; with `change`, each item's amount is new."""
+    projects = [
+        {
+            "id": project.pk,
+            **{name: getattr(project, name) for name in ("name", "kind", "url")},
+            "active": "on",
+            "items": [
+                {
+                    **ITEM,
+                    "id": item.pk,
+                    "description": item.description,
+                    "amount": str(item.amount + (1 if change else 0)),
+                }
+                for item in project.billing_items.all()
+            ],
+        }
+        for project in client.projects.all()
+    ]
+    return form_data({"name": client.name, "registration_no": ""}, projects=projects)
+
+
+def test_it_opens_and_saves_a_client_in_as_many_queries_for_1_or_25_items(
+    owner_http, agency, make_client, make_project, make_item
+):
+    small, large = make_client(agency, "Small s.r.o."), make_client(agency, "Large s.r.o.")
+    make_item(make_project(small, "Shop"), "Fee", first_month=date(2026, 1, 1))
+    for number in range(5):
+        project = make_project(large, f"Shop {number}")
+        for item in range(5):
+            make_item(project, f"Fee {item}", first_month=date(2026, 1, 1))
+    owner_http.get("/")  # the session's first request does extra work
+    counts = {}
+    for client in (small, large):
+        url = f"/clients/{client.pk}/edit/"
+        for what, data in (
+            ("open", None),
+            ("unchanged", edit_data(client, change=False)),
+            ("changed", edit_data(client, change=True)),
+        ):
+            with CaptureQueriesContext(connection) as queries:
+                response = owner_http.get(url) if data is None else owner_http.post(url, data)
+            assert response.status_code == (200 if data is None else 302)
+            counts[client.name, what] = len(queries)
+
+    assert counts["Small s.r.o.", "open"] == counts["Large s.r.o.", "open"]
+    assert counts["Small s.r.o.", "unchanged"] == counts["Large s.r.o.", "unchanged"]
+    # Saving writes the changed rows (items and their projects), nothing per unchanged row.
+    assert counts["Large s.r.o.", "changed"] - counts["Large s.r.o.", "unchanged"] == 25 + 5
+    assert counts["Small s.r.o.", "changed"] - counts["Small s.r.o.", "unchanged"] == 1 + 1
 
 
 def test_it_creates_a_client_with_a_contact_a_project_and_an_item(owner_http, agency):
