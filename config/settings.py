@@ -85,6 +85,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "agencies.context_processors.current_agency",
             ],
+            # {{ amount|money:currency }} in every template: one format for money.
+            "builtins": ["clients.templatetags.money"],
         },
     },
 ]
@@ -162,6 +164,8 @@ AUDITLOG_CID_HEADER = None
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("cs", _("Czech"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our date formats per language (2 Dec 2026, 2. 12. 2026); everything else is Django's.
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "Europe/Prague"
 USE_I18N = True
 USE_TZ = True

@@ -93,6 +93,14 @@ class InvoiceDraft:
             return None
         return (self.total * self.exchange_rate.per_unit).quantize(CENT, ROUND_HALF_UP)
 
+    @property
+    def issued_on(self) -> date:
+        return date.fromisoformat(self.payload["issued_on"])
+
+    @property
+    def taxable_supply(self) -> date:
+        return date.fromisoformat(self.payload["taxable_fulfillment_due"])
+
 
 def reverse_charge_applies(*, client: Client, fakturoid: FakturoidSettings) -> bool:
     """Reverse charge (the customer accounts for the VAT): a VAT-paying agency billing a VAT
