@@ -1,0 +1,152 @@
+"""The screens at a phone's size and the client form's rows added on demand, in Debian's
+chromium against the live server (issue 14: phones, a light client form).
+
+With SQLite the live server shares the test's database connection: the database is read only
+after the browser context is closed.
+"""
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from agencies.models import FakturoidSettings
+from clients.models import BillingItem, Client
+from tests.support import PASSWORD
+from tests.support.live_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REQUIRED_MESSAGE,
+    TIMEOUT_MS,
+    chromium_installed,
+    client_row,
+    log_in,
+    step,
+)
+
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium, once for the module (module scope: see test_e2e_invoicing)."""
+    if not chromium_installed():
+        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
+    expect.set_options(timeout=TIMEOUT_MS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield launched
+            launched.close()
+
+
+def open_page(chromium: Browser, live_server, viewport: dict) -> Page:  # noqa: ANN001
+    context = chromium.new_context(base_url=live_server.url, locale="en-US", viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    return context.new_page()
+
+
+@pytest.fixture
+def shop(transactional_db, agency, make_client, make_project, make_item) -> Client:
+    """A linked client with a long name, a project and two items, and Fakturoid set up."""
+    FakturoidSettings.objects.create(
+        agency=agency,
+        account_slug="acme",
+        api_client_id="id",
+        api_client_secret="secret",
+        vat_mode=FakturoidSettings.VatMode.VAT_PAYER,
+        currency="CZK",
+        account_name="Acme Agency s.r.o.",
+        verified_at=timezone.now(),
+    )
+    client = make_client(
+        agency,
+        "Mazlíček – potřeby pro zvířata s.r.o.",
+        registration_no="08541264",
+        email="fakturace-velmi-dlouha-adresa@mazlicek-potreby.cz",
+        fakturoid_subject_id=16,
+    )
+    project = make_project(client, "mazlicek-potreby-pro-zvirata.cz")
+    make_item(project, "Google Ads management", "14500")
+    make_item(project, "Sklik management", "6500")
+    return client
+
+
+def assert_fits(page: Page) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page is {width[0]} px wide at {width[1]} px"
+
+
+def test_it_fits_a_phone_without_sideways_scrolling(chromium, live_server, owner, shop):
+    page = open_page(chromium, live_server, PHONE)
+    log_in(page, username=owner.username, password=PASSWORD)
+
+    with step(page, "the clients list"):
+        assert_fits(page)
+        header = page.locator("header").bounding_box()
+        assert header["height"] <= PHONE["height"] / 6
+        row = client_row(page, shop.name)
+        for needed in (
+            row.get_by_role("link", name=shop.name),
+            row.get_by_role("link", name="Edit client"),
+            row.get_by_role("button", name=f"Create invoice for {_month(page)} in Fakturoid"),
+        ):
+            expect(needed).to_be_in_viewport()
+    for name, path in (
+        ("the client form", f"/clients/{shop.pk}/edit/"),
+        ("a new client", "/clients/new/"),
+        ("the client's page", f"/clients/{shop.pk}/"),
+    ):
+        with step(page, name):
+            page.goto(path)
+            assert_fits(page)
+    with step(page, "a menu opened on a phone stays on the screen"):
+        page.get_by_role("navigation", name="Main").locator("summary").click()
+        expect(page.get_by_role("link", name="Integration log")).to_be_in_viewport(ratio=1)
+        assert_fits(page)
+    page.context.close()
+
+
+def _month(page: Page) -> str:
+    value = page.get_by_label("Billing month").input_value()  # YYYY-MM
+    return f"{value[5:]}/{value[:4]}"
+
+
+def test_the_client_form_adds_rows_on_demand(chromium, live_server, owner, shop):
+    page = open_page(chromium, live_server, {"width": 1280, "height": 900})
+    log_in(page, username=owner.username, password=PASSWORD)
+    page.goto(f"/clients/{shop.pk}/edit/")
+
+    with step(page, "an item for the existing project"):
+        project = page.locator("fieldset.project").first
+        project.get_by_role("button", name="Add item").click()
+        page.locator("[name=projects-0-items-2-description]").fill("Audit")
+        page.locator("[name=projects-0-items-2-amount]").fill("3000")
+    with step(page, "a new project with two items"):
+        page.get_by_role("button", name="Add project").click()
+        page.locator("[name=projects-1-name]").fill("Blog")
+        page.locator("[name=projects-1-items-0-description]").fill("Articles")
+        page.locator("[name=projects-1-items-0-amount]").fill("4000")
+        page.locator("fieldset.project").nth(1).get_by_role("button", name="Add item").click()
+        page.locator("[name=projects-1-items-1-description]").fill("Photos")
+        page.locator("[name=projects-1-items-1-amount]").fill("500")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_text(f"{shop.name} was saved.")).to_be_visible()
+    page.context.close()
+
+    items = BillingItem.objects.filter(project__client=shop)
+    assert sorted((item.project.name, item.description, item.amount) for item in items) == [
+        ("Blog", "Articles", Decimal("4000")),
+        ("Blog", "Photos", Decimal("500")),
+        ("mazlicek-potreby-pro-zvirata.cz", "Audit", Decimal("3000")),
+        ("mazlicek-potreby-pro-zvirata.cz", "Google Ads management", Decimal("14500")),
+        ("mazlicek-potreby-pro-zvirata.cz", "Sklik management", Decimal("6500")),
+    ]
