@@ -37,6 +37,17 @@ class ClientQuerySet(models.QuerySet):
     def for_user(self, user) -> "ClientQuerySet":  # noqa: ANN001
         return self.filter(agency__in=Agency.objects.for_user(user))
 
+    def matching(self, *, q: str = "", label: "Label | None" = None) -> "ClientQuerySet":
+        """The clients the list's search (name, IČO or billing e-mail) and label keep."""
+        clients = self
+        if q:
+            clients = clients.filter(
+                Q(name__icontains=q) | Q(registration_no__icontains=q) | Q(email__icontains=q)
+            )
+        if label is not None:
+            clients = clients.filter(labels=label)
+        return clients
+
     def with_month_invoices(self, *, month: date) -> "ClientQuerySet":
         """Prefetch each client's invoices of `month` into `month_invoices` (a list).
 

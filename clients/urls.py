@@ -6,6 +6,7 @@ app_name = "clients"
 urlpatterns = [
     path("", views.client_list, name="list"),
     path("clients/new/", views.client_create, name="create"),
+    path("clients/export.<str:file_format>", views.client_export, name="export"),
     path("clients/<int:pk>/", views.client_detail, name="detail"),
     path("clients/<int:pk>/edit/", views.client_edit, name="edit"),
     path("clients/<int:pk>/delete/", views.client_delete, name="delete"),

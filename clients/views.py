@@ -1,19 +1,42 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, ProtectedError, Q
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, ProtectedError
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from agencies.decorators import agency_required
 from audit.models import ActivityEntry
+from clients import exports
 from clients.forms import ClientEditor
-from clients.models import Client, Project
+from clients.models import Client, ClientQuerySet, Project
 from clients.months import default_period, format_month, iso_month, parse_month
 
 CLIENTS_PER_PAGE = 50
 CLIENT_ACTIVITY_SHOWN = 50
 SORTS = {"name": ["name", "pk"], "-name": ["-name", "-pk"]}
+
+
+def list_filters(request: HttpRequest) -> dict:
+    """The clients list's filters from the query string: month, search, label and sort."""
+    agency = request.agency
+    labels = list(agency.labels.all())
+    sort = request.GET.get("sort", "name")
+    return {
+        "month": parse_month(request.GET.get("month", "")) or default_period(agency),
+        "labels": labels,
+        "q": request.GET.get("q", "").strip(),
+        "label": next((item for item in labels if str(item.pk) == request.GET.get("label")), None),
+        "sort": sort if sort in SORTS else "name",
+    }
+
+
+def filtered_clients(request: HttpRequest, filters: dict) -> ClientQuerySet:
+    return (
+        Client.objects.for_agency(request.agency)
+        .matching(q=filters["q"], label=filters["label"])
+        .order_by(*SORTS[filters["sort"]])
+    )
 
 
 def clients_list_context(request: HttpRequest) -> dict:
@@ -23,44 +46,36 @@ def clients_list_context(request: HttpRequest) -> dict:
     month's invoice would bill, the month's invoice, labels) are prefetched for the page shown
     only, so the number of queries and their cost do not grow with the number of clients.
     """
-    agency = request.agency
-    month = parse_month(request.GET.get("month", "")) or default_period(agency)
-    labels = list(agency.labels.all())
-    q = request.GET.get("q", "").strip()
-    label = next((item for item in labels if str(item.pk) == request.GET.get("label")), None)
-    sort = request.GET.get("sort", "name")
-    if sort not in SORTS:
-        sort = "name"
-
-    clients = Client.objects.for_agency(agency).order_by(*SORTS[sort])
-    if q:
-        clients = clients.filter(
-            Q(name__icontains=q) | Q(registration_no__icontains=q) | Q(email__icontains=q)
-        )
-    if label is not None:
-        clients = clients.filter(labels=label)
+    filters = list_filters(request)
+    month = filters["month"]
     # Prefetches run for the sliced page only; count() ignores them.
     clients = (
-        clients.with_billable_items(month=month)
+        filtered_clients(request, filters)
+        .with_billable_items(month=month)
         .with_month_invoices(month=month)
         .prefetch_related("labels")
     )
-
     page = Paginator(clients, CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
-    return {
+    return filters | {
         "page": page,
         "clients": page.object_list,
-        "month": month,
         "month_iso": iso_month(month),
         "month_label": format_month(month),
-        "can_invoice": agency.fakturoid_ready,
-        "labels": labels,
-        "q": q,
-        "label": label,
-        "sort": sort,
-        "filtered": bool(q or label),
+        "can_invoice": request.agency.fakturoid_ready,
+        "filtered": bool(filters["q"] or filters["label"]),
         "list_url": request.get_full_path(),
+        "export_query": request.GET.urlencode(),
     }
+
+
+@agency_required
+def client_export(request: HttpRequest, file_format: str) -> HttpResponse:
+    """The clients the list's filters keep, as CSV or XLSX (every page, not only the shown)."""
+    if file_format not in exports.FORMATS:
+        raise Http404
+    filters = list_filters(request)
+    table = exports.clients_table(filtered_clients(request, filters), month=filters["month"])
+    return exports.export_response(table, file_format=file_format, filename=_("clients"))
 
 
 @agency_required

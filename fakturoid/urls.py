@@ -39,6 +39,7 @@ urlpatterns = [
         webhook_views.receiver,
         name="webhook_receiver",
     ),
+    path("fakturoid/invoices/export.<str:file_format>", views.invoice_export, name="export"),
     path("fakturoid/invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("agency/settings/fakturoid/", views.fakturoid_settings, name="settings"),
     path("agency/settings/fakturoid/verify/", views.fakturoid_verify, name="verify"),

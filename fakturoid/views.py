@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,8 +12,11 @@ from django.views.decorators.http import require_POST
 
 from agencies.decorators import agency_required, owner_required
 from agencies.models import FakturoidSettings
+from clients import exports as client_exports
 from clients.models import Client
 from clients.months import format_month, iso_month, parse_month
+from clients.views import list_filters
+from fakturoid import exports
 from fakturoid.errors import (
     AlreadyInvoiced,
     AuthenticationError,
@@ -320,6 +323,22 @@ def invoice_reissue(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         _tell_created(request, new)
     return redirect("clients:detail", pk=invoice.client_id)
+
+
+@agency_required
+def invoice_export(request: HttpRequest, file_format: str) -> HttpResponse:
+    """The invoices of the clients list's month and clients (search, label) as CSV or XLSX."""
+    if file_format not in client_exports.FORMATS:
+        raise Http404
+    filters = list_filters(request)
+    clients = Client.objects.for_agency(request.agency).matching(
+        q=filters["q"], label=filters["label"]
+    )
+    invoices = Invoice.objects.for_agency(request.agency).filter(
+        period=filters["month"], client__in=clients
+    )
+    table = exports.invoices_table(invoices)
+    return client_exports.export_response(table, file_format=file_format, filename=_("invoices"))
 
 
 PDF_PAGE_RETRIES = 10  # The waiting page reloads itself this many times, then offers a link.
