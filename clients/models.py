@@ -48,6 +48,14 @@ class ClientQuerySet(models.QuerySet):
             clients = clients.filter(labels=label)
         return clients
 
+    def label_names(self) -> dict[int, list[str]]:
+        """{client id: its label names} of these clients, in one query."""
+        names: dict[int, list[str]] = {}
+        rows = Client.labels.through.objects.filter(client__in=self).order_by("label__name")
+        for client_id, name in rows.values_list("client_id", "label__name"):
+            names.setdefault(client_id, []).append(name)
+        return names
+
     def with_month_invoices(self, *, month: date) -> "ClientQuerySet":
         """Prefetch each client's invoices of `month` into `month_invoices` (a list).
 
@@ -236,6 +244,22 @@ class BillingItemQuerySet(models.QuerySet):
         )
         one_off = Q(kind=BillingItem.Kind.ONE_OFF, month=month)
         return self.filter(monthly | one_off)
+
+    def to_bill_per_client(self, *, agency: Agency, month: date) -> list[dict]:
+        """[{client_id, name, currency, kind, amount}]: what each client's invoice for `month`
+        bills (the rule of `Client.billable_items`), per kind of item, in one grouped query."""
+        return list(
+            self.for_month(first_day(month))
+            .filter(project__active=True, project__client__agency=agency)
+            .values(
+                "kind",
+                client_id=models.F("project__client_id"),
+                name=models.F("project__client__name"),
+                currency=models.F("project__client__currency"),
+            )
+            .annotate(amount=models.Sum("amount"))
+            .order_by("client_id", "kind")
+        )
 
 
 class BillingItem(models.Model):

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "agencies",
     "clients",
     "fakturoid",
+    "dashboard",
     "fakturoid_sandbox",
     "registries",
     "registries_sandbox",

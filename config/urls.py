@@ -13,6 +13,7 @@ urlpatterns = [
     path("agency/activity/", include("audit.urls")),
     path("", include("fakturoid.urls")),
     path("registries/", include("registries.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

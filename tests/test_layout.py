@@ -13,6 +13,7 @@ APPS = [
     "clients",
     "registries",
     "fakturoid",
+    "dashboard",
     "fakturoid_sandbox",
     "registries_sandbox",
     "demo",
@@ -24,6 +25,7 @@ ALLOWED = {
     "clients": {"agencies", "audit"},
     "registries": {"agencies", "audit", "clients"},
     "fakturoid": {"agencies", "audit", "clients", "registries"},
+    "dashboard": {"agencies", "clients", "fakturoid"},
 }
 
 
