@@ -7,6 +7,7 @@ after the browser context is closed.
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -27,6 +28,11 @@ from tests.support.live_server import (
 )
 
 PHONE = {"width": 390, "height": 844}
+AXE = Path(__file__).parent / "support" / "axe" / "axe.min.js"
+# What axe reports, reduced to what a failure message needs.
+AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .filter(v => v.impact === "serious" || v.impact === "critical")
+  .map(v => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map(n => n.target)}`)"""
 
 pytestmark = pytest.mark.e2e
 
@@ -150,3 +156,41 @@ def test_the_client_form_adds_rows_on_demand(chromium, live_server, owner, shop)
         ("mazlicek-potreby-pro-zvirata.cz", "Google Ads management", Decimal("14500")),
         ("mazlicek-potreby-pro-zvirata.cz", "Sklik management", Decimal("6500")),
     ]
+
+
+def serious_violations(page: Page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+@pytest.mark.parametrize("language", ["en-US", "cs-CZ"])
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["wide", "phone"])
+def test_the_pages_have_no_serious_accessibility_violations(
+    chromium, live_server, owner, shop, language, viewport
+):
+    context = chromium.new_context(base_url=live_server.url, locale=language, viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    page = context.new_page()
+    page.goto("/login/")
+    page.locator("#id_username").fill(owner.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/")
+    month = timezone.localdate().replace(day=1)
+    found = {}
+    for path in (
+        "/",
+        f"/clients/{shop.pk}/edit/",
+        "/clients/new/",
+        f"/clients/{shop.pk}/",
+        f"/fakturoid/clients/{shop.pk}/invoice/{month:%Y-%m}/",
+        "/agency/settings/fakturoid/",
+        "/dashboard/",
+    ):
+        with step(page, f"axe on {path}"):
+            page.goto(path)
+            found[path] = serious_violations(page)
+    context.close()
+
+    assert {path: issues for path, issues in found.items() if issues} == {}
