@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint format e2e messages bench clean
+.PHONY: install demo test lint format e2e messages bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: install
 		[ -f "$$script" ] || { echo "no benchmark scripts in bench/"; exit 1; }; \
 		echo "::: $$script"; $(BIN)/python "$$script"; \
 	done
+
+# README's screenshots from the demo (Debian's chromium; serves on port 8899 meanwhile).
+screenshots: install
+	$(BIN)/python demo/screenshots.py
 
 messages: install
 	$(BIN)/python manage.py makemessages -l cs --ignore=.venv --ignore=staticfiles --ignore=tests --no-obsolete
