@@ -48,6 +48,7 @@ def configure() -> None:
         FAKTUROID_SANDBOX="false",
         LOG_LEVEL="WARNING",
         DATABASE_URL=database,
+        EMAIL_URL="consolemail://",
     )
     import django
     from django.conf import settings

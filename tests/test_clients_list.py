@@ -1,6 +1,7 @@
 import re
 from decimal import Decimal
 
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -166,3 +167,11 @@ def test_it_says_when_there_are_no_clients_yet(owner_http):
     html = owner_http.get("/").content.decode()
 
     assert "No clients yet." in html
+
+
+def test_pages_have_a_favicon_and_the_logo(owner_http):
+    html = owner_http.get("/").content.decode()
+
+    assert '<link rel="icon" href="/static/img/logo.svg" type="image/svg+xml">' in html
+    assert '<img src="/static/img/logo.svg" alt="" width="22" height="22">' in html
+    assert finders.find("img/logo.svg")
