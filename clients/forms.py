@@ -9,6 +9,7 @@ from django.db.models import prefetch_related_objects
 from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from agencies.models import Agency
 from clients.limits import MAX_CONTACTS, MAX_ITEMS_PER_PROJECT, MAX_PROJECTS
@@ -196,6 +197,8 @@ class ContactPersonForm(VisibleTextMixin, forms.ModelForm):
     class Meta:
         model = ContactPerson
         fields = ["name", "role", "email", "phone"]
+        # A person's name, not a company's (Czech tells them apart: Jméno, Název).
+        labels = {"name": pgettext_lazy("person", "Name")}
 
 
 class KnownRowField(forms.ModelChoiceField):

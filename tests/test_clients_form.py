@@ -442,3 +442,13 @@ def test_it_refuses_to_delete_a_client_with_invoices(owner_http, agency, make_cl
     assert response.status_code == 200
     assert "has invoices and cannot be deleted" in response.content.decode()
     assert Client.objects.filter(pk=client.pk).exists()
+
+
+def test_a_contact_persons_name_is_jmeno_in_czech(owner_http, agency, make_client):
+    client = make_client(agency)
+
+    html = owner_http.get(f"/clients/{client.pk}/edit/", HTTP_ACCEPT_LANGUAGE="cs").content.decode()
+
+    assert '<label class="cell-label" for="id_contacts-__prefix__-name">Jméno</label>' in html
+    assert "<th>Jméno</th>" in html
+    assert '<label for="id_name">Název *</label>' in html
