@@ -171,6 +171,7 @@ class Client(models.Model):
     def vies_valid(self) -> bool:
         """VIES confirmed the client's current DIČ (the condition for reverse charge)."""
         return self.vies_current and self.vies_status == self.ViesStatus.VALID
+
     def billable_items(self, month: date) -> list["BillingItem"]:
         """The items the client's invoice for `month` bills, in the invoice's line order: the
         items billable in the month (`BillingItemQuerySet.for_month`) of active projects.

@@ -167,9 +167,9 @@ def test_it_previews_the_rate_the_czk_total_and_the_reverse_charge(
     text = page.content.decode()
     published = date(2026, 5, 29)
     assert "Exchange rate of the Czech National Bank: 1 EUR = " in text
-    assert f"{cnb_euro(published)} CZK, published 05/29/2026" in text
+    assert f"{cnb_euro(published)} CZK, published 29 May 2026" in text
     native = (Decimal("1000.00") * cnb_euro(published)).quantize(Decimal("0.01"))
-    assert f"{native} CZK" in text
+    assert f"CZK\N{NO-BREAK SPACE}{native:,}" in text  # one money format (issue 14)
     assert "Reverse charge" in text
 
 
