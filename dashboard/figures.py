@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from agencies.models import Agency
 from clients.models import BillingItem, Client
@@ -97,7 +98,7 @@ def agency_figures(agency: Agency, *, today: date | None = None) -> Figures:
         mrr_previous=sum(_monthly(previous_fees, currency).values(), ZERO),
         mrr_top=_top(mrr_rows),
         mrr_clients=len(mrr_rows),
-        aging=_aging(invoices, currency, settings.due_days if settings else 14, today),
+        aging=_aging(invoices, currency, today),
         unsynced=invoices.without_status().count(),
         plan_month=plan_month,
         plan=[
@@ -149,7 +150,18 @@ def _top(fees: dict[tuple[int, str], Decimal]) -> list[Bar]:
     return bars
 
 
-def _aging(invoices, currency: str, due_days: int, today: date) -> list[Bar]:  # noqa: ANN001
-    names = [_("Not due"), _("1–30 days"), _("31–60 days"), _("61–90 days"), _("90+ days")]
-    sums = invoices.unpaid_by_age(currency=currency, due_days=due_days, today=today)
-    return [Bar(name, amount) for name, amount in zip(names, sums, strict=True)]
+AGING = {
+    "not_due": _lazy("Not due"),
+    "days_1_30": _lazy("1–30 days"),
+    "days_31_60": _lazy("31–60 days"),
+    "days_61_90": _lazy("61–90 days"),
+    "days_over_90": _lazy("90+ days"),
+}
+
+
+def _aging(invoices, currency: str, today: date) -> list[Bar]:  # noqa: ANN001
+    """Unpaid money in `currency` by days past due: `InvoiceQuerySet.aging`, the same
+    figures as the invoices page (live invoices only)."""
+    rows = invoices.live().aging(today=today)
+    row = next((row for row in rows if row["currency"] == currency), {})
+    return [Bar(str(name), row.get(key) or ZERO) for key, name in AGING.items()]

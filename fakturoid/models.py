@@ -1,6 +1,5 @@
 import secrets
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -110,38 +109,9 @@ class InvoiceQuerySet(models.QuerySet):
             .order_by("period")
         )
 
-    def unpaid(self) -> "InvoiceQuerySet":
-        """Billed invoices whose last known Fakturoid status says they are not paid yet."""
-        return self.billed().filter(
-            status__in=[Invoice.Status.OPEN, Invoice.Status.SENT, Invoice.Status.OVERDUE]
-        )
-
     def without_status(self) -> "InvoiceQuerySet":
         """Billed invoices no status sync has reached yet."""
         return self.billed().filter(status="")
-
-    def unpaid_by_age(self, *, currency: str, due_days: int, today: date) -> list[Decimal]:
-        """Unpaid totals in `currency` (VAT included) by days past due, in one query:
-        [not due, 1–30, 31–60, 61–90, 90+]. Open or sent is not due (Fakturoid's own status);
-        overdue is aged from the issue date plus `due_days`, our only record of the due date."""
-
-        def issued_before(days: int) -> models.Q:
-            return models.Q(created_at__date__lt=today - timedelta(days=days + due_days))
-
-        overdue = models.Q(status=Invoice.Status.OVERDUE)
-        buckets = [
-            ~overdue,
-            overdue & ~issued_before(30),
-            overdue & issued_before(30) & ~issued_before(60),
-            overdue & issued_before(60) & ~issued_before(90),
-            overdue & issued_before(90),
-        ]
-        sums = (
-            self.unpaid()
-            .filter(currency=currency)
-            .aggregate(**{f"b{n}": models.Sum("total", filter=q) for n, q in enumerate(buckets)})
-        )
-        return [sums[f"b{n}"] or Decimal("0.00") for n in range(len(buckets))]
 
     def retryable(self) -> "InvoiceQuerySet":
         """Invoices another attempt may take over right now: failed ones, and uncertain ones
