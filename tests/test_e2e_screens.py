@@ -186,6 +186,7 @@ def test_the_pages_have_no_serious_accessibility_violations(
         f"/clients/{shop.pk}/",
         f"/fakturoid/clients/{shop.pk}/invoice/{month:%Y-%m}/",
         "/agency/settings/fakturoid/",
+        "/fakturoid/invoices/",
         "/dashboard/",
     ):
         with step(page, f"axe on {path}"):
