@@ -90,9 +90,12 @@ def refresh_statuses(request: HttpRequest) -> HttpResponse:
         return _back(request, back)
     messages.success(
         request,
-        _(
+        ngettext(
+            "Statuses are up to date: Fakturoid listed %(listed)s invoice, %(updated)s of "
+            "ours changed (%(requests)s requests).",
             "Statuses are up to date: Fakturoid listed %(listed)s invoices, %(updated)s of "
-            "ours changed (%(requests)s requests)."
+            "ours changed (%(requests)s requests).",
+            result.listed,
         )
         % {"listed": result.listed, "updated": result.updated, "requests": result.requests},
     )

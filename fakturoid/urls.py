@@ -8,6 +8,7 @@ app_name = "fakturoid"
 urlpatterns = [
     path("fakturoid/clients/<int:pk>/match/", views.match, name="match"),
     path("fakturoid/clients/<int:pk>/link/", views.link, name="link"),
+    path("fakturoid/clients/<int:pk>/unlink/", views.unlink, name="unlink"),
     path("fakturoid/clients/<int:pk>/create-contact/", views.create_subject, name="create_subject"),
     path("fakturoid/match-all/", views.match_all, name="match_all"),
     path("fakturoid/match-all/link/", views.link_suggestions, name="link_suggestions"),

@@ -134,6 +134,19 @@ def link(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agency_required
+def unlink(request: HttpRequest, pk: int) -> HttpResponse:
+    """Unlink the client from its Fakturoid contact (nothing changes in Fakturoid)."""
+    client = _client(request, pk)
+    client.link_to_contact(None, source="")
+    messages.success(
+        request,
+        _("%(client)s is no longer linked to a Fakturoid contact.") % {"client": client.name},
+    )
+    return redirect("clients:edit", pk=client.pk)
+
+
+@require_POST
+@agency_required
 def link_suggestions(request: HttpRequest) -> HttpResponse:
     """ "Match all unlinked clients", second step: link the suggestions the user confirmed."""
     chosen = {

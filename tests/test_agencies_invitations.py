@@ -164,8 +164,8 @@ def test_it_hides_invitations_from_members(member_http, agency, owner):
         expires_at=timezone.now() + timedelta(days=1),
     )
 
-    assert member_http.post("/agency/members/", {"email": "y@example.com"}).status_code == 404
-    assert member_http.post(f"/agency/invitations/{invitation.pk}/revoke/").status_code == 404
+    assert member_http.post("/agency/members/", {"email": "y@example.com"}).status_code == 403
+    assert member_http.post(f"/agency/invitations/{invitation.pk}/revoke/").status_code == 403
     assert Invitation.objects.filter(pk=invitation.pk).exists() and not mail.outbox
 
 

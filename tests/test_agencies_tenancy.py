@@ -74,7 +74,7 @@ def test_it_switches_between_the_users_own_agencies(owner, agency, make_agency, 
 
 
 def test_it_hides_the_members_page_from_members(member_http):
-    assert member_http.get("/agency/members/").status_code == 404
+    assert member_http.get("/agency/members/").status_code == 403
 
 
 def test_it_lets_an_owner_remove_members(owner_http, agency, member):

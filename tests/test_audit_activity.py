@@ -186,7 +186,7 @@ def test_it_ignores_a_correlation_id_sent_by_the_browser(owner_http, agency):
 
 
 def test_it_shows_the_agency_activity_to_owners_only(member_http, agency):
-    assert member_http.get("/agency/activity/").status_code == 404
+    assert member_http.get("/agency/activity/").status_code == 403
 
 
 def test_it_keeps_each_agencys_activity_to_itself(owner_http, agency, other_agency, make_client):

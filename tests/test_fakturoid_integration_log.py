@@ -50,7 +50,7 @@ def test_it_shows_no_calls_of_other_agencies(owner_http, agency, other_agency):
 def test_it_is_for_owners_only(member_http, agency):
     api_call(agency, "/user.json")
 
-    assert member_http.get(LOG_URL).status_code == 404
+    assert member_http.get(LOG_URL).status_code == 403
 
 
 def test_it_filters_the_errors(owner_http, agency):

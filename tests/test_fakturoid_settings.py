@@ -131,11 +131,13 @@ def stored_state(agency) -> tuple:
 # --- Who may open it ------------------------------------------------------------------------
 
 
-def test_members_who_are_not_owners_get_404(api, member_http, working):
-    assert member_http.get(URL).status_code == 404
-    assert member_http.post(URL, entered()).status_code == 404
-    assert member_http.post(VERIFY_URL).status_code == 404
-    assert member_http.post(DISCONNECT_URL).status_code == 404
+def test_members_who_are_not_owners_are_told_it_is_for_owners(api, member_http, working):
+    page = member_http.get(URL)
+    assert page.status_code == 403
+    assert "This page is for the owners of" in page.content.decode()
+    assert member_http.post(URL, entered()).status_code == 403
+    assert member_http.post(VERIFY_URL).status_code == 403
+    assert member_http.post(DISCONNECT_URL).status_code == 403
     working.refresh_from_db()
     assert working.api_client_secret == "secret-456"
     assert len(api.calls) == 0

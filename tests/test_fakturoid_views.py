@@ -215,7 +215,10 @@ def test_the_list_shows_the_months_invoice_or_its_failure(
     html = owner_http.get("/?month=2026-10").content.decode()
 
     invoiced_row = row_of(html, "Invoiced s.r.o.")
-    assert f'<a href="{HTML_URL}" class="invoice-link">2026-0042</a>' in invoiced_row
+    assert (
+        f'<a href="{HTML_URL}" target="_blank" rel="noopener" class="invoice-link">2026-0042</a>'
+        in invoiced_row
+    )
     assert invoice_form(invoiced_row, invoiced) is None
     failed_row = row_of(html, "Failed s.r.o.")
     assert "Fakturoid needs a bank account first." in failed_row
@@ -246,7 +249,10 @@ def test_the_icon_creates_the_invoice_and_links_to_it(api, owner_http, owner, bi
     assert (invoice.state, invoice.number, invoice.created_by) == ("created", "2026-0001", owner)
 
     html = owner_http.get("/?month=2026-10").content.decode()
-    assert f'<a href="{HTML_URL}" class="invoice-link">2026-0001</a>' in html
+    assert (
+        f'<a href="{HTML_URL}" target="_blank" rel="noopener" class="invoice-link">2026-0001</a>'
+        in html
+    )
     assert invoice_form(html, billed_client) is None
 
 
@@ -959,3 +965,31 @@ def test_without_fakturoid_a_typed_client_id_is_taken_as_typed(api, owner_http, 
     assert flashed(response) == [("success", "Kávovar Hrubý s.r.o. was saved.")]
     assert Client.objects.get().fakturoid_subject_id == 16
     assert len(api.calls) == 0
+
+
+def test_unlinking_a_client_forgets_its_contact_and_asks_fakturoid_nothing(
+    api, owner_http, agency, connected, make_client
+):
+    client = make_client(agency, "Rohlik", fakturoid_subject_id=99)
+
+    response = owner_http.post(f"/fakturoid/clients/{client.pk}/unlink/")
+
+    assert response.status_code == 302
+    client.refresh_from_db()
+    assert (client.fakturoid_subject_id, client.fakturoid_link_source) == (None, "")
+    assert "Unlink" not in owner_http.get(f"/clients/{client.pk}/edit/").content.decode()
+    assert len(api.calls) == 0
+
+
+def test_the_linked_badge_opens_the_contact_in_fakturoid(
+    owner_http, agency, connected, make_client
+):
+    client = make_client(agency, "Rohlik", fakturoid_subject_id=99)
+
+    html = owner_http.get(f"/clients/{client.pk}/edit/").content.decode()
+
+    assert (
+        '<a class="badge ok" href="https://app.fakturoid.cz/acme/subjects/99" target="_blank"'
+        in html
+    )
+    assert f'action="/fakturoid/clients/{client.pk}/unlink/"' in html

@@ -1,6 +1,7 @@
 """Flash messages may quote Fakturoid's own pages; nothing else in them becomes a link."""
 
 import re
+from urllib.parse import quote
 
 from django import template
 from django.utils.html import escape, format_html
@@ -34,3 +35,14 @@ def link_fakturoid(text: str) -> SafeString:
         position = match.start() + len(url)
     parts.append(escape(text[position:]))
     return mark_safe("".join(parts))  # noqa: S308 - every part was escaped above
+
+
+@register.simple_tag(takes_context=True)
+def fakturoid_contact_url(context: template.Context, subject_id: int | None) -> str:
+    """The contact's page in the current agency's Fakturoid (or the sandbox standing in), or
+    "" when there is nothing to link to."""
+    agency = getattr(context.get("request"), "agency", None)
+    if not (subject_id and agency is not None and agency.fakturoid_ready):
+        return ""
+    slug = agency.fakturoid_settings.account_slug
+    return f"{web_url()}/{quote(slug, safe='')}/subjects/{int(subject_id)}"
