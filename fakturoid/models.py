@@ -1,5 +1,6 @@
 import secrets
 from datetime import date, datetime, timedelta
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.db import models
@@ -336,6 +337,11 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} → {self.status or '-'}"
+
+    @property
+    def readable_path(self) -> str:
+        """The path as a person reads it: query values decoded (search terms, custom_ids)."""
+        return unquote_plus(self.path)
 
 
 class RequestBudget(models.Model):

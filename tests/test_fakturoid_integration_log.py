@@ -143,3 +143,17 @@ def test_it_says_when_there_is_nothing_to_show(owner_http, agency):
 
     assert "No requests to Fakturoid yet." in content
     assert "No failed requests to Fakturoid." in errors
+
+
+def test_it_shows_paths_decoded(owner_http, agency):
+    ApiCall.objects.create(
+        agency=agency,
+        method="GET",
+        path="/accounts/acme/subjects/search.json?query=Kav%C3%A1rna+Hrub%C3%BD&page=1",
+        status=200,
+        duration_ms=12,
+    )
+
+    html = owner_http.get(LOG_URL).content.decode()
+
+    assert "search.json?query=Kavárna Hrubý&amp;page=1" in html
