@@ -281,7 +281,7 @@ def test_disconnecting_fakturoid_removes_the_webhook(api, registration, owner_ht
 def test_only_owners_may_switch_updates(registration, member):
     response = login(member).post(reverse("fakturoid:stop_updates"))
 
-    assert response.status_code == 404
+    assert response.status_code == 403
     assert WebhookRegistration.objects.exists()
 
 

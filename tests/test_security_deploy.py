@@ -291,7 +291,7 @@ def test_it_shows_anonymous_users_a_plain_404(settings, db):
     assert "Page not found" in response.content.decode()
 
 
-@pytest.mark.parametrize("url", ["/no-such-page/", "/clients/999999/", "/agency/members/"])
+@pytest.mark.parametrize("url", ["/no-such-page/", "/clients/999999/"])
 def test_it_shows_logged_in_users_a_plain_404(settings, member_http, url):
     settings.DEBUG = False
 
@@ -299,6 +299,15 @@ def test_it_shows_logged_in_users_a_plain_404(settings, member_http, url):
 
     assert_tells_nothing(response, 404)
     assert "Page not found" in response.content.decode()
+
+
+def test_it_tells_a_member_an_owners_page_is_for_owners_and_nothing_more(settings, member_http):
+    settings.DEBUG = False
+
+    response = member_http.get("/agency/members/")
+
+    assert_tells_nothing(response, 403)
+    assert "This page is for the owners of" in response.content.decode()
 
 
 def test_it_shows_a_plain_500_page(settings, monkeypatch, owner, agency):
