@@ -40,6 +40,10 @@ class ReviewRow:
     reason: str = ""
 
     @property
+    def outcome_label(self) -> str:
+        return Outcome(self.outcome).label
+
+    @property
     def selectable(self) -> bool:
         """Whether the run may include the client (ticked by default only when all is well)."""
         return self.outcome in (Outcome.WILL_INVOICE, Outcome.NEEDS_ATTENTION) and bool(self.draft)
