@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from fakturoid import tasks
-from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem
+from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
 from fakturoid.services import invoicing, review, runs
 from tests.support.fake_account import FakeAccount
 from tests.support.fakturoid_mocks import OCTOBER
@@ -193,11 +193,17 @@ def test_it_finds_the_invoice_after_a_lost_answer_instead_of_posting_again(
     assert len(waits) == 1  # the timed-out one (never carried out) was tried again later
 
 
-def test_it_waits_out_a_rate_limit_without_counting_it_as_a_try(
-    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+def test_it_defers_a_client_past_a_long_rate_limit_without_counting_it_as_a_try(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    settings.FAKTUROID_BACKGROUND_MAX_WAIT = 0  # any wait for budget is "long": defer the task
     waits = []
-    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+
+    def time_passes(seconds: float) -> None:
+        waits.append(seconds)
+        RequestBudget.objects.all().delete()  # the window has reset meanwhile
+
+    monkeypatch.setattr(tasks.time, "sleep", time_passes)
     account.fail["create"] = [429]
     run = run_now(django_capture_on_commit_callbacks, agency, owner, three_clients[:1])
     assert states(run) == {"Alfa s.r.o.": Item.CREATED}

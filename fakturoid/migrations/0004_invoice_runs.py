@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agencies', '0001_initial'),
         ('clients', '0001_initial'),
-        ('fakturoid', '0002_apicall'),
+        ('fakturoid', '0003_request_budget'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

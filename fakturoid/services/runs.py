@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from agencies.models import Agency
 from clients.models import Client
 from clients.months import first_day
+from fakturoid import budget
 from fakturoid.client import FakturoidClient
 from fakturoid.errors import (
     AccountBlocked,
@@ -36,7 +38,7 @@ from fakturoid.errors import (
     RateLimited,
     explain,
 )
-from fakturoid.models import STALE_CLAIM, Invoice, InvoiceRun, InvoiceRunItem
+from fakturoid.models import STALE_CLAIM, Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
 from fakturoid.services import invoicing
 
 logger = logging.getLogger(__name__)
@@ -46,8 +48,6 @@ Item = InvoiceRunItem.State
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (5, 20)  # seconds before the 2nd and 3rd try
 RATE_LIMIT_FALLBACK = 60  # seconds, when a 429 does not say when the window resets
-# Fakturoid's documented limit, for the time-left estimate until an answer states the real one.
-DEFAULT_QUOTA, DEFAULT_WINDOW = 400, 60
 
 
 class RunRefused(Exception):
@@ -175,7 +175,8 @@ def progress(*, run: InvoiceRun) -> Progress:
     waiting = counts.get(Item.WAITING, 0) + counts.get(Item.WORKING, 0)
     seconds_left = None
     if run.state == InvoiceRun.State.RUNNING:
-        seconds_left = estimate_seconds_left(requests=waiting * (2 if run.send_email else 1))
+        requests = waiting * (2 if run.send_email else 1)
+        seconds_left = estimate_seconds_left(agency=run.agency, requests=requests)
     return Progress(
         total=sum(counts.values()),
         created=counts.get(Item.CREATED, 0),
@@ -187,10 +188,17 @@ def progress(*, run: InvoiceRun) -> Progress:
     )
 
 
-def estimate_seconds_left(*, requests: int) -> int:
-    """Seconds `requests` take at Fakturoid's request limit (the work of our own is small
-    beside it): the limit, not our speed, decides how long a run takes."""
-    return -(-requests * DEFAULT_WINDOW // DEFAULT_QUOTA)
+def estimate_seconds_left(*, agency: Agency, requests: int) -> int:
+    """Seconds `requests` take at the account's request limit as its answers stated it (the
+    shared budget), less the reserve workers leave to people: the limit, not our own work,
+    decides how long a run takes."""
+    quota, window = budget.DEFAULT_QUOTA, budget.DEFAULT_WINDOW
+    slug = getattr(agency.fakturoid_settings, "account_slug", "")
+    row = RequestBudget.objects.filter(account__endswith=f"#{slug}").first() if slug else None
+    if row is not None:
+        quota, window = row.quota, row.window
+    per_window = max(quota - settings.FAKTUROID_RATE_LIMIT_RESERVE, 1)
+    return -(-requests * window // per_window)
 
 
 # --- The work of one item (called by the item's task) ---------------------------------------
@@ -235,7 +243,7 @@ def _take(item_id: int) -> InvoiceRunItem | None:
 def _invoice_item(item: InvoiceRunItem) -> datetime | None:
     run = item.run
     try:
-        fakturoid_api = FakturoidClient.for_agency(run.agency)
+        fakturoid_api = FakturoidClient.for_agency(run.agency, background=True)
         if item.invoice is not None and item.invoice.state == Invoice.State.CREATED:
             invoice = item.invoice  # created by an earlier attempt that died before the e-mail
         else:
@@ -267,7 +275,7 @@ def _already_invoiced(item: InvoiceRunItem, invoice: Invoice) -> datetime | None
         ours = invoice.updated_at >= item.run.started_at
         if ours and item.run.send_email and item.emailed_at is None:
             _close(item, Item.CREATED, invoice=invoice)
-            _send_email(item, invoice, FakturoidClient.for_agency(item.run.agency))
+            _send_email(item, invoice, FakturoidClient.for_agency(item.run.agency, background=True))
             return None
         state = Item.CREATED if ours else Item.SKIPPED
         _close(item, state, invoice=invoice, error="" if ours else explain_already(invoice))

@@ -69,8 +69,15 @@ def stop_worker(worker: subprocess.Popen) -> str:
     return worker.stderr.read().decode(errors="replace") if worker.stderr else ""
 
 
-def wait_until(condition: Callable[[], bool], *, limit: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    limit: float,
+    what: str,
+    state: Callable[[], object] = lambda: "",
+) -> None:
+    """Wait for `condition`; after `limit` seconds fail, saying what `state()` was then."""
     deadline = time.monotonic() + limit
     while not condition():
-        assert time.monotonic() < deadline, f"waited {limit} s for {what}"
+        assert time.monotonic() < deadline, f"waited {limit} s for {what}: {state()}"
         time.sleep(0.1)
