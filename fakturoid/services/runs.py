@@ -215,14 +215,12 @@ def work_on_item(*, item_id: int) -> datetime | None:
     if item is None:
         return None
     try:
-        again = _invoice_item(item)
+        return _invoice_item(item)
     except BaseException:
         # Unexpected: leave the item to be taken again once stale (the invoice row says what
         # became of the POST, and the next attempt looks it up).
         logger.exception("Month-end run item %s failed unexpectedly", item_id)
         raise
-    _finish_if_done(item.run_id)
-    return again
 
 
 def _take(item_id: int) -> InvoiceRunItem | None:
@@ -235,9 +233,11 @@ def _take(item_id: int) -> InvoiceRunItem | None:
     )
     if not taken:
         return None
-    return InvoiceRunItem.objects.select_related(
-        "run", "run__started_by", "client", "client__agency", "invoice"
+    item = InvoiceRunItem.objects.select_related(
+        "run__agency__fakturoid", "run__started_by", "client", "invoice"
     ).get(pk=item_id)
+    item.client.agency = item.run.agency  # one agency object: its settings are read once
+    return item
 
 
 def _invoice_item(item: InvoiceRunItem) -> datetime | None:
@@ -339,11 +339,14 @@ def _again(
 def _close(
     item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
 ) -> None:
+    """The item is done with; so is the run when it was its last item (one transaction)."""
     item.state = state
     item.error = error
     if invoice is not None:
         item.invoice = invoice
-    item.save(update_fields=["state", "error", "invoice", "updated_at"])
+    with transaction.atomic():
+        item.save(update_fields=["state", "error", "invoice", "updated_at"])
+        _finish_if_done(item.run_id)
 
 
 def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: FakturoidClient) -> None:
