@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from agencies.decorators import agency_required
@@ -143,9 +144,12 @@ def item_state(item: InvoiceRunItem) -> dict:
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run(request, pk)
     cancelled = runs.cancel_run(run=run)
-    messages.success(
-        request, _("The run is cancelled; %(n)s clients were left out.") % {"n": cancelled}
+    text = ngettext(
+        "The run is cancelled; %(n)s client was left out.",
+        "The run is cancelled; %(n)s clients were left out.",
+        cancelled,
     )
+    messages.success(request, text % {"n": cancelled})
     return redirect("fakturoid:run_detail", pk=run.pk)
 
 
@@ -169,7 +173,10 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     except runs.RunRefused as refusal:
         messages.error(request, str(refusal))
     else:
-        messages.success(request, _("%(n)s failed clients are tried again.") % {"n": retried})
+        text = ngettext(
+            "%(n)s failed client is tried again.", "%(n)s failed clients are tried again.", retried
+        )
+        messages.success(request, text % {"n": retried})
     return redirect("fakturoid:run_detail", pk=run.pk)
 
 
