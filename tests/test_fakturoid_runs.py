@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from fakturoid import tasks
+from fakturoid import errors, tasks
 from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
 from fakturoid.services import invoicing, review, runs
 from tests.support.fake_account import FakeAccount
@@ -285,3 +285,29 @@ def _document(custom_id: str) -> dict:
     from tests.support.fakturoid_mocks import payload
 
     return {**payload("invoice_created.json"), "custom_id": custom_id}
+
+
+def test_it_comes_back_when_an_uncertain_earlier_post_has_settled(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A refusal naming a time (an earlier POST may still be carried out until then) keeps
+    the client waiting and brings its task back at that time, not counted as a try."""
+    waits = []
+    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+    real_create = invoicing.create_invoice
+
+    class NotYet(errors.Refusal):
+        def __init__(self, until):
+            super().__init__("not settled yet")
+            self.until = until
+
+    def settling(**kwargs):
+        if not waits:
+            raise NotYet(timezone.now() + timedelta(seconds=4))
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(invoicing, "create_invoice", settling)
+    run = run_now(django_capture_on_commit_callbacks, agency, owner, three_clients[:1])
+    assert states(run) == {"Alfa s.r.o.": Item.CREATED}
+    assert len(waits) == 1 and 3 <= waits[0] <= 4
+    assert run.items.get().attempts == 1

@@ -34,6 +34,7 @@ from fakturoid.errors import (
     ConfigurationError,
     FakturoidError,
     Forbidden,
+    IntegrationError,
     NothingToBill,
     RateLimited,
     explain,
@@ -262,6 +263,8 @@ def _invoice_item(item: InvoiceRunItem) -> datetime | None:
         return _again(item, seconds=error.retry_after or RATE_LIMIT_FALLBACK, counts=False)
     except FakturoidError as error:
         return _failed(item, error)
+    except IntegrationError as error:
+        return _refused(item, error)
     _close(item, Item.CREATED, invoice=invoice)
     if run.send_email and item.emailed_at is None:
         _send_email(item, invoice, fakturoid_api)
@@ -297,6 +300,19 @@ def _failed(item: InvoiceRunItem, error: FakturoidError) -> datetime | None:
     if error.transient and item.attempts < MAX_ATTEMPTS:
         return _again(item, seconds=RETRY_DELAYS[item.attempts - 1], counts=True)
     _close(item, Item.FAILED, error=explain(error))
+    return None
+
+
+def _refused(item: InvoiceRunItem, refusal: IntegrationError) -> datetime | None:
+    """Our own refusals: one that names a time (an earlier POST may still be carried out until
+    then) comes back at that time; a transient one is tried again; others fail the client."""
+    until = getattr(refusal, "until", None)
+    if isinstance(until, datetime):
+        seconds = (until - timezone.now()).total_seconds()
+        return _again(item, seconds=max(seconds, 0), counts=False)
+    if refusal.transient and item.attempts < MAX_ATTEMPTS:
+        return _again(item, seconds=RETRY_DELAYS[item.attempts - 1], counts=True)
+    _close(item, Item.FAILED, error=explain(refusal))
     return None
 
 
