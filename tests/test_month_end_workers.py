@@ -23,6 +23,7 @@ from fakturoid.models import InvoiceRun
 from fakturoid.services import runs
 from fakturoid_sandbox.control import ensure_subject, update_state
 from fakturoid_sandbox.models import Invoice as SandboxInvoice
+from tests.support import live_server as live_server_support
 from tests.support.live_server import connect_to_live_sandbox, wait_for_live_server_threads
 from tests.support.workers import start_worker, stop_worker, wait_until
 
@@ -42,6 +43,9 @@ RUN_LIMIT = 60  # seconds any run of these tests may take
 @pytest.fixture
 def scene(live_server, settings, monkeypatch, agency, owner_http):
     """The agency connected to the sandbox with CLIENTS linked clients billed each month."""
+    # The app's own timeouts: these tests fault the workers, not the test's set-up (on a busy
+    # machine the first token request can take longer than the fault tests' half second).
+    monkeypatch.setattr(live_server_support, "READ_TIMEOUT", 5)
     scene = connect_to_live_sandbox(
         live_url=live_server.url,
         settings=settings,

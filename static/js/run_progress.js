@@ -40,6 +40,7 @@
   function show(data) {
     root.dataset.state = data.state;
     text("run-state", data.state_label);
+    document.getElementById("run-state").className = "badge state-" + data.state;
     text("run-left", data.left_label);
     ["created", "failed", "skipped", "waiting", "total"].forEach(function (key) {
       text("count-" + key, data[key]);
