@@ -1,7 +1,7 @@
 """Month-end runs (fakturoid/services/runs.py, review.py, tasks.py) against a Fakturoid account
 mocked with `responses`, tasks run by the immediate backend as each transaction commits."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from django.utils import timezone
 from fakturoid import errors, tasks
 from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
 from fakturoid.services import invoicing, review, runs
+from registries.models import ExchangeRate
 from tests.support.fake_account import FakeAccount
 from tests.support.fakturoid_mocks import OCTOBER
 
@@ -40,6 +41,11 @@ def three_clients(agency, connected, make_client, make_project, make_item):
         make_item(project, "PPC management", amount, vat_rate=21)
         made.append(client)
     make_item(made[0].projects.get(), "Audit", "1500", vat_rate=21, kind="one_off", month=OCTOBER)
+    # ČNB's EUR rate of the month's last day, known already: building the review asks nobody.
+    last_day = date(2026, 10, 31)
+    ExchangeRate.objects.create(
+        day=last_day, currency="EUR", published_on=last_day, quantity=1, rate=Decimal("24.5")
+    )
     return made
 
 
@@ -182,8 +188,9 @@ def test_it_fails_only_the_client_fakturoid_refuses(
 
 
 def test_it_finds_the_invoice_after_a_lost_answer_instead_of_posting_again(
-    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    settings.FAKTUROID_SETTLE_SECONDS = 0  # time stands still here: no settle time to wait out
     waits = []
     monkeypatch.setattr(tasks.time, "sleep", waits.append)
     account.fail["create"] = ["lost", "timeout"]
@@ -212,8 +219,9 @@ def test_it_defers_a_client_past_a_long_rate_limit_without_counting_it_as_a_try(
 
 
 def test_it_gives_up_on_a_client_after_three_unanswered_tries(
-    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
+    settings.FAKTUROID_SETTLE_SECONDS = 0  # time stands still here: no settle time to wait out
     monkeypatch.setattr(tasks.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(tasks, "MAX_INLINE_WAIT", 60)
     account.fail["create"] = [503, 503, 503]
@@ -271,7 +279,7 @@ def test_it_takes_over_an_item_whose_worker_died(
     account.invoices[custom_id] = [
         {**_document(custom_id), "number": "2026-0777", "id": 777}
     ]  # the dead worker's POST went through
-    Invoice.objects.update(updated_at=long_ago)
+    Invoice.objects.update(updated_at=long_ago, uncertain_since=long_ago)
     InvoiceRunItem.objects.filter(pk=item.pk).update(state=Item.WORKING, updated_at=long_ago)
     with django_capture_on_commit_callbacks(execute=True):
         assert runs.watch_run(run_id=run.pk) is not None

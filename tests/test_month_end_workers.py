@@ -137,7 +137,7 @@ def test_a_worker_killed_mid_run_is_replaced_with_nothing_lost_or_doubled(scene,
     add_workers(scene, 1)
     wait_until(
         lambda: finished(run),
-        limit=RUN_LIMIT,
+        limit=RUN_LIMIT + 40,  # the dead worker's claim must be stale first (~40 s)
         what="the run to finish after the kill",
         state=lambda: (items_of(run), [stop_worker(w)[-3000:] for w in scene.workers]),
     )

@@ -7,7 +7,7 @@ its unique custom_id before the POST and looked up by custom_id after an uncerta
 a worker killed mid-way, two workers, or a run started twice never invoice a client twice.
 
 An item is taken with a compare-and-set (waiting → working); an item left working by a worker
-that died is taken again once its claim is stale (`models.STALE_CLAIM`), by the run's watch.
+that died is taken again once its claim is stale (`timeouts.stale_claim()`), by the run's watch.
 A failure of the whole account (402, 403 no bank account, credentials refused) pauses the run
 once, with one reason; anything else stays on its client.
 """
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from agencies.models import Agency
 from clients.models import Client
 from clients.months import first_day
-from fakturoid import budget
+from fakturoid import budget, timeouts
 from fakturoid.client import FakturoidClient
 from fakturoid.errors import (
     AccountBlocked,
@@ -39,7 +39,7 @@ from fakturoid.errors import (
     RateLimited,
     explain,
 )
-from fakturoid.models import STALE_CLAIM, Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
+from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
 from fakturoid.services import invoicing
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ Item = InvoiceRunItem.State
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (5, 20)  # seconds before the 2nd and 3rd try
 RATE_LIMIT_FALLBACK = 60  # seconds, when a 429 does not say when the window resets
+WATCH_EVERY = timedelta(seconds=30)  # the longest the run's watch sleeps
 
 
 class RunRefused(Exception):
@@ -229,7 +230,10 @@ def _take(item_id: int) -> InvoiceRunItem | None:
     now = timezone.now()
     taken = (
         InvoiceRunItem.objects.filter(pk=item_id, run__state=InvoiceRun.State.RUNNING)
-        .filter(Q(state=Item.WAITING) | Q(state=Item.WORKING, updated_at__lt=now - STALE_CLAIM))
+        .filter(
+            Q(state=Item.WAITING)
+            | Q(state=Item.WORKING, updated_at__lt=now - timeouts.stale_claim())
+        )
         .update(state=Item.WORKING, attempts=F("attempts") + 1, updated_at=now)
     )
     if not taken:
@@ -284,8 +288,9 @@ def _already_invoiced(item: InvoiceRunItem, invoice: Invoice) -> datetime | None
         _close(item, state, invoice=invoice, error="" if ours else explain_already(invoice))
         return None
     # Someone is creating it right now (a click, or a worker that died mid-POST): come back
-    # when that claim is stale, and the attempt then looks the invoice up first.
-    wait = (invoice.updated_at + STALE_CLAIM - timezone.now()).total_seconds()
+    # when that claim is stale and settled; the attempt then looks the invoice up first.
+    until = invoice.settles_at or timezone.now() + timeouts.stale_claim()
+    wait = (until - timezone.now()).total_seconds()
     return _again(item, seconds=max(wait, 0) + 1, counts=False, invoice=invoice)
 
 
@@ -416,7 +421,7 @@ def watch_run(*, run_id: int) -> datetime | None:
     if stalled:
         logger.warning("Month-end run %s: taking over %s stalled items", run_id, len(stalled))
         _enqueue_items(stalled)
-    return timezone.now() + STALE_CLAIM / 2
+    return timezone.now() + min(timeouts.stale_claim() / 4, WATCH_EVERY)
 
 
 def _enqueue_items(item_ids: list[int]) -> None:

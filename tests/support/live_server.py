@@ -211,7 +211,6 @@ def connect_to_live_sandbox(
     return Scene(live_url, http, fakturoid, client, subject.pk, settings)
 
 
-<<<<<<< HEAD
 # --- Simultaneous callers ---------------------------------------------------------------------
 
 TIMEOUT = 30  # seconds: any request, barrier or join that takes longer fails the test
@@ -253,7 +252,8 @@ def logged_in_session(base_url: str, username: str) -> requests.Session:
     )
     assert answer.status_code == 302, answer.text
     return session
-=======
+
+
 @contextmanager
 def launched_chromium() -> Iterator[Browser]:
     """Debian's chromium under Playwright's sync API (fails when it must run and is missing).
@@ -276,4 +276,3 @@ def launched_chromium() -> Iterator[Browser]:
             )
             yield browser
             browser.close()
->>>>>>> bd6184c (Browser test of the month-end run with a real worker, README for the run, the CLI and workers)

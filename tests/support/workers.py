@@ -16,7 +16,6 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-STALE_SECONDS = 3  # the workers' FAKTUROID_STALE_CLAIM_SECONDS: a dead worker's item is re-taken
 
 
 def database_url() -> str:
@@ -34,9 +33,10 @@ def worker_env(*, api_url: str, backend: str) -> dict[str, str]:
         "DATABASE_URL": database_url(),
         "TASKS_BACKEND": backend,
         "FAKTUROID_API_URL": api_url,
-        "FAKTUROID_STALE_CLAIM_SECONDS": str(STALE_SECONDS),
-        "FAKTUROID_READ_TIMEOUT": "2",
-        "FAKTUROID_CONNECT_TIMEOUT": "2",
+        # Short timeouts make a short stale-claim time (fakturoid/timeouts.py, about 40 s here):
+        # a dead worker's client is taken over within the test.
+        "FAKTUROID_READ_TIMEOUT": "1",
+        "FAKTUROID_CONNECT_TIMEOUT": "0.5",
         "FAKTUROID_MAX_RATE_LIMIT_WAIT": "0",
     }
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agencies', '0001_initial'),
         ('clients', '0001_initial'),
-        ('fakturoid', '0003_request_budget'),
+        ('fakturoid', '0004_exactly_once'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
