@@ -319,3 +319,20 @@ def test_it_comes_back_when_an_uncertain_earlier_post_has_settled(
     assert states(run) == {"Alfa s.r.o.": Item.CREATED}
     assert len(waits) == 1 and 3 <= waits[0] <= 4
     assert run.items.get().attempts == 1
+
+
+def test_it_points_at_a_month_fakturoid_holds_twice(agency, three_clients):
+    """A duplicate found by a look-up or a sync needs attention, and is not invoiced again."""
+    alfa = three_clients[0]
+    Invoice.objects.create(
+        agency=agency,
+        client=alfa,
+        period=OCTOBER,
+        custom_id=f"{agency.key}-c{alfa.pk}-2026-10",
+        state=Invoice.State.CREATED,
+        number="2026-0001",
+        duplicates=[{"id": 8, "number": "2026-0002", "html_url": ""}],
+    )
+    [row] = [r for r in review.review_month(agency=agency, period=OCTOBER).rows if r.client == alfa]
+    assert row.outcome == "needs_attention" and not row.selectable
+    assert "more than once (also 2026-0002)" in row.reason

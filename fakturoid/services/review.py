@@ -104,8 +104,20 @@ def review_month(*, agency: Agency, period: date) -> Review:
 
 
 def _review_client(client: Client, period: date) -> ReviewRow:
-    invoice = client.month_invoices[0] if client.month_invoices else None
+    # The live invoice of the month (one re-issued after a deletion replaces the old row).
+    invoice = next((found for found in client.month_invoices if not found.replaced), None)
     if invoice is not None and invoice.state == Invoice.State.CREATED:
+        if invoice.duplicates:
+            numbers = ", ".join(
+                str(copy.get("number") or copy.get("id")) for copy in invoice.duplicates
+            )
+            reason = _("Fakturoid holds this month's invoice more than once (also %(numbers)s).")
+            return ReviewRow(
+                client,
+                Outcome.NEEDS_ATTENTION,
+                invoice=invoice,
+                reason=reason % {"numbers": numbers},
+            )
         return ReviewRow(client, Outcome.ALREADY_INVOICED, invoice=invoice)
     if not client.fakturoid_subject_id:
         return ReviewRow(client, Outcome.NOT_LINKED)
