@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agencies', '0001_initial'),
         ('clients', '0001_initial'),
-        ('fakturoid', '0004_exactly_once'),
+        ('fakturoid', '0005_money_flows_back'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
