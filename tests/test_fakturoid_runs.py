@@ -258,8 +258,8 @@ def test_it_sends_each_invoice_by_email_and_records_a_refusal_in_words(
     assert set(states(run).values()) == {Item.CREATED}
     items = list(run.items.order_by("client__name"))
     assert [bool(item.emailed_at) for item in items] == [False, False, True]
-    assert "plan does not include sending e-mails" in items[0].email_error
-    assert "email: is invalid" in items[1].email_error
+    assert "Fakturoid sends e-mails only on paid plans" in items[0].email_error
+    assert "cannot send to this e-mail address (is invalid)" in items[1].email_error
     assert len(account.sent) == 1 and account.created() == 3
 
 

@@ -385,14 +385,10 @@ def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: Fakturoid
 
 
 def explain_email(error: FakturoidError) -> str:
-    """Why the invoice was created but not e-mailed."""
-    if isinstance(error, Forbidden) and "upgrade_required" in error.message:
-        reason = _("the Fakturoid plan does not include sending e-mails")
-    elif isinstance(error, Forbidden) and "quota_exhausted" in error.message:
-        reason = _("the Fakturoid e-mail quota is used up")
-    else:
-        reason = explain(error)
-    return _("Created, but not sent by e-mail: %(reason)s.") % {"reason": reason.rstrip(".")}
+    """Why the invoice was created but not e-mailed (Fakturoid's refusal in the app's one
+    wording: free plan, daily quota, blocked delivery, a bad address)."""
+    reason = explain(error).rstrip(".")
+    return _("Created, but not sent by e-mail: %(reason)s.") % {"reason": reason}
 
 
 # --- Finishing, and items whose worker died -------------------------------------------------
