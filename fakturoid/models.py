@@ -478,3 +478,118 @@ class DispatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice} ({self.state})"
+
+
+class InvoiceRunQuerySet(models.QuerySet):
+    def for_agency(self, agency: Agency) -> "InvoiceRunQuerySet":
+        return self.filter(agency=agency)
+
+    def active(self) -> "InvoiceRunQuerySet":
+        return self.filter(state__in=InvoiceRun.ACTIVE_STATES)
+
+
+class InvoiceRun(models.Model):
+    """A month-end run: every chosen client of an agency invoiced for one month by background
+    workers, one `InvoiceRunItem` per client. Progress is counted from the items.
+
+    At most one run of an agency and month is active (running or paused) at a time, so a run
+    started twice is the same run; the invoices themselves are unique by custom_id anyway.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("running")
+        PAUSED = "paused", _("paused")
+        CANCELLED = "cancelled", _("cancelled")
+        FINISHED = "finished", _("finished")
+
+    ACTIVE_STATES = (State.RUNNING, State.PAUSED)
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="invoice_runs")
+    period = models.DateField(_("period"))
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.RUNNING)
+    pause_reason = models.TextField(_("why it is paused"), blank=True)
+    send_email = models.BooleanField(_("send each invoice by e-mail"), default=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = InvoiceRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "period"],
+                condition=models.Q(state__in=["running", "paused"]),
+                name="one_active_run_per_agency_month",
+            )
+        ]
+        verbose_name = _("month-end run")
+        verbose_name_plural = _("month-end runs")
+
+    def __str__(self) -> str:
+        return f"{self.agency} {format_month(self.period)} ({self.state})"
+
+    @property
+    def period_label(self) -> str:
+        return format_month(self.period)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+
+class InvoiceRunItemQuerySet(models.QuerySet):
+    def stalled(self) -> "InvoiceRunItemQuerySet":
+        """Items a worker took and never finished (it was killed): another may take them."""
+        return self.filter(
+            state=InvoiceRunItem.State.WORKING,
+            updated_at__lt=timezone.now() - timeouts.stale_claim(),
+        )
+
+
+class InvoiceRunItem(models.Model):
+    """One client of a run: waiting → working → created, failed or skipped (or cancelled)."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        WORKING = "working", _("working")
+        CREATED = "created", _("created")
+        FAILED = "failed", _("failed")
+        SKIPPED = "skipped", _("skipped")
+        CANCELLED = "cancelled", _("cancelled")
+
+    OPEN_STATES = (State.WAITING, State.WORKING)
+
+    run = models.ForeignKey(InvoiceRun, on_delete=models.CASCADE, related_name="items")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.WAITING)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    emailed_at = models.DateTimeField(_("sent by e-mail at"), null=True, blank=True)
+    email_error = models.TextField(_("e-mail error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = InvoiceRunItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client__name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "client"], name="one_item_per_run_client")
+        ]
+        indexes = [models.Index(fields=["run", "state"])]
+        verbose_name = _("month-end run item")
+        verbose_name_plural = _("month-end run items")
+
+    def __str__(self) -> str:
+        return f"{self.client} ({self.state})"

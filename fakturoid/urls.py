@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fakturoid import invoice_views, views, webhook_views
+from fakturoid import invoice_views, run_views, views, webhook_views
 
 app_name = "fakturoid"
 # Included at the site root: Settings → Fakturoid and the integration log keep the addresses
@@ -53,6 +53,14 @@ urlpatterns = [
         name="export_xlsx",
     ),
     path("fakturoid/invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("invoicing/month-end/", run_views.run_review, name="run_review"),
+    path("invoicing/month-end/start/", run_views.run_start, name="run_start"),
+    path("invoicing/runs/", run_views.run_list, name="run_list"),
+    path("invoicing/runs/<int:pk>/", run_views.run_detail, name="run_detail"),
+    path("invoicing/runs/<int:pk>/progress.json", run_views.run_progress, name="run_progress"),
+    path("invoicing/runs/<int:pk>/cancel/", run_views.run_cancel, name="run_cancel"),
+    path("invoicing/runs/<int:pk>/resume/", run_views.run_resume, name="run_resume"),
+    path("invoicing/runs/<int:pk>/retry/", run_views.run_retry, name="run_retry"),
     path("agency/settings/fakturoid/", views.fakturoid_settings, name="settings"),
     path("agency/settings/fakturoid/verify/", views.fakturoid_verify, name="verify"),
     path("agency/settings/fakturoid/disconnect/", views.fakturoid_disconnect, name="disconnect"),

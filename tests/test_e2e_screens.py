@@ -115,7 +115,7 @@ def test_it_fits_a_phone_without_sideways_scrolling(chromium, live_server, owner
             page.goto(path)
             assert_fits(page)
     with step(page, "a menu opened on a phone stays on the screen"):
-        page.get_by_role("navigation", name="Main").locator("summary").click()
+        page.get_by_role("navigation", name="Main").get_by_text("Settings", exact=True).click()
         expect(page.get_by_role("link", name="Integration log")).to_be_in_viewport(ratio=1)
         assert_fits(page)
     page.context.close()

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, FakturoidSettings, Invitation, Membership
 from clients.models import BillingItem, Client, ContactPerson, Label, Project
-from fakturoid.models import ApiCall, Dispatch, Invoice
+from fakturoid.models import ApiCall, Dispatch, Invoice, InvoiceRun, InvoiceRunItem
 from tests.support import login
 
 User = get_user_model()
@@ -59,6 +59,7 @@ RESOURCE_SEGMENTS = {
     "invitations": "invitation",
     "payments": "payment",  # a payment's id in Fakturoid, reached through our invoice
     "dispatches": "dispatch",
+    "runs": "run",
 }
 MONTH_PARAMETERS = {"month", "period"}
 MONTH = "2026-10"
@@ -224,9 +225,20 @@ def own_objects(agency: Agency, *, suffix: str = "") -> dict[str, int]:
         "invoice": invoice.pk,
         "membership": membership.pk,
         "invitation": invitation.pk,
+        "run": month_end_run(agency, client).pk,
         "payment": 1,
         "dispatch": dispatch.pk,
     }
+
+
+def month_end_run(agency: Agency, client: Client) -> InvoiceRun:
+    """A finished month-end run of the agency with one failed client (so retry has work)."""
+    run = InvoiceRun.objects.create(
+        agency=agency, period=date(2025, 1, 1), state=InvoiceRun.State.FINISHED
+    )
+    failed = InvoiceRunItem.State.FAILED
+    run.items.create(client=client, state=failed, error=f"{agency.name} failure")
+    return run
 
 
 def invite(agency: Agency, email: str) -> Invitation:
@@ -297,6 +309,7 @@ def world(agency, other_agency) -> World:
             "invoice": invoice.pk,
             "membership": membership.pk,
             "invitation": invitation.pk,
+            "run": month_end_run(rival, client).pk,
             "payment": 1,
             "dispatch": Dispatch.objects.create(agency=rival, kind=Dispatch.Kind.INVOICE).pk,
         },
@@ -317,6 +330,8 @@ def snapshot(agency: Agency) -> dict[str, list]:
         "invoices": list(Invoice.objects.filter(agency=agency).values_list()),
         "settings": list(FakturoidSettings.objects.filter(agency=agency).values_list()),
         "api_calls": list(ApiCall.objects.filter(agency=agency).values_list()),
+        "runs": list(InvoiceRun.objects.filter(agency=agency).values_list()),
+        "run_items": list(InvoiceRunItem.objects.filter(run__agency=agency).values_list()),
         "agency": list(Agency.objects.filter(pk=agency.pk).values_list()),
     }
 
@@ -366,6 +381,7 @@ def test_it_can_fill_every_url_parameter_of_the_app():
         "invitation": 1,
         "payment": 1,
         "dispatch": 1,
+        "run": 1,
     }
     unfillable = []
     for route in ROUTES:
@@ -384,7 +400,7 @@ def test_it_fails_loudly_on_a_parameter_it_cannot_fill():
         return None
 
     with pytest.raises(Unfillable, match="RESOURCE_SEGMENTS"):
-        Route("fakturoid:run", "fakturoid/runs/<int:pk>/", view).url({"client": 1})
+        Route("fakturoid:batch", "fakturoid/batches/<int:pk>/", view).url({"client": 1})
     with pytest.raises(Unfillable):
         Route("clients:by_slug", "clients/<slug:slug>/", view).url({"client": 1})
     assert Route("x", "clients/<int:pk>/invoice/<str:month>/", view).url({"client": 7}) == (

@@ -285,7 +285,13 @@ def _mark_unknown(invoice: Invoice) -> None:
     )
 
 
-def create_invoice(*, client: Client, period: date, user) -> Invoice:  # noqa: ANN001
+def create_invoice(
+    *,
+    client: Client,
+    period: date,
+    user,  # noqa: ANN001
+    fakturoid_api: FakturoidClient | None = None,
+) -> Invoice:
     """Create the client's invoice for `period` in Fakturoid, exactly once.
 
     The local row (unique custom_id, one live row per client and month) is claimed before the
@@ -293,19 +299,23 @@ def create_invoice(*, client: Client, period: date, user) -> Invoice:  # noqa: A
     unknown (timeout, lost response, a request that died) nothing is sent before the settle
     time has passed (NotSettled until then), and then the invoice is looked up by custom_id
     before anything is POSTed again; a look-up that fails keeps it uncertain (LookupFailed).
+    `fakturoid_api` lets a background worker pass its own client (its session, its pacing).
     Returns the created Invoice. Raises AlreadyInvoiced, NotSettled, LookupFailed,
     NothingToBill, ConfigurationError or the FakturoidError that stopped it (the row then
     records it as failed or unknown).
     """
     draft = build_invoice(client=client, period=period)
     claim = _claim(draft=draft, user=user)
-    return _finish(claim, payload=draft.payload | {"custom_id": claim.invoice.custom_id})
+    payload = draft.payload | {"custom_id": claim.invoice.custom_id}
+    return _finish(claim, payload=payload, fakturoid_api=fakturoid_api)
 
 
-def _finish(claim: Claim, *, payload: dict) -> Invoice:
+def _finish(
+    claim: Claim, *, payload: dict, fakturoid_api: FakturoidClient | None = None
+) -> Invoice:
     """Look the claimed invoice up when it may exist, else POST it; record what happened."""
     invoice = claim.invoice
-    fakturoid_api = FakturoidClient.for_agency(invoice.agency)
+    fakturoid_api = fakturoid_api or FakturoidClient.for_agency(invoice.agency)
     if claim.needs_lookup:
         try:
             found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)

@@ -23,7 +23,7 @@ from django.db import connection
 from django.test import Client as HttpClient
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from agencies.models import Agency, FakturoidSettings
 from clients.models import Client, Project
@@ -252,3 +252,27 @@ def logged_in_session(base_url: str, username: str) -> requests.Session:
     )
     assert answer.status_code == 302, answer.text
     return session
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's chromium under Playwright's sync API (fails when it must run and is missing).
+
+    Use it in a module-scoped fixture: while Playwright runs, its asyncio loop counts as
+    running in this thread, which would change how later test modules' Django code behaves.
+    """
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    if not chromium_installed():
+        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
+    expect.set_options(timeout=TIMEOUT_MS)
+    with pytest.MonkeyPatch.context() as patch:
+        # Without this Django refuses the tests' ORM calls (SynchronousOnlyOperation).
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()

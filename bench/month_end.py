@@ -1,0 +1,222 @@
+"""Month-end run at scale: 1,000 clients against the sandbox with a scaled-down rate limit
+(100 requests / 15 s) and two `db_worker` processes; then our own time per invoice with
+Fakturoid answering instantly.
+
+    python bench/month_end.py            # or `make bench`; ~3 minutes
+    BENCH_CLIENTS=300 BENCH_WORKERS=4 python bench/month_end.py
+
+Uses DATABASE_URL when it names PostgreSQL (a database of its own: it is emptied), otherwise
+a temporary SQLite file. Serves the sandbox with runserver on BENCH_PORT (default 8650).
+Prints: invoices created, duplicates, requests per invoice, 429 answers, throughput as a share
+of the limit's ceiling, our own time per invoice, peak memory of a worker.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1000"))
+QUOTA, WINDOW = 100, 15
+PORT = int(os.environ.get("BENCH_PORT", "8650"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+LOCAL_ITEMS = 200  # invoices for the "our own time" phase
+
+database = os.environ.get("DATABASE_URL", "")
+if not database.startswith("postgres"):
+    database = f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/bench.sqlite3"
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DATABASE_URL": database,
+    "DEBUG": "true",
+    "SECRET_KEY": "bench-only-not-secret",
+    "FAKTUROID_SANDBOX": "true",
+    "SITE_URL": f"http://127.0.0.1:{PORT}",
+    "FAKTUROID_API_URL": f"http://127.0.0.1:{PORT}/sandbox/fakturoid/api/v3",
+    "TASKS_BACKEND": "db",
+}
+os.environ.update(ENV)
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from agencies.models import Agency, FakturoidSettings  # noqa: E402
+from clients.models import BillingItem, Client, Project  # noqa: E402
+from clients.months import parse_month  # noqa: E402
+from fakturoid.models import ApiCall, InvoiceRun, InvoiceRunItem  # noqa: E402
+from fakturoid.services import runs  # noqa: E402
+from fakturoid_sandbox.control import ensure_account, update_state  # noqa: E402
+from fakturoid_sandbox.models import Account, Subject  # noqa: E402
+from fakturoid_sandbox.models import Invoice as SandboxInvoice  # noqa: E402
+
+PERIOD = parse_month("2026-10")
+
+
+def manage(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our own manage.py with our own arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kwargs,
+    )
+
+
+def seed(slug: str, clients: int) -> tuple[Agency, object]:
+    """An agency connected to the sandbox account `slug`, with `clients` linked clients."""
+    credential = ensure_account(slug, name="Bench s.r.o.")
+    account = Account.objects.get(slug=slug)
+    subjects = Subject.objects.bulk_create(
+        Subject(account=account, name=f"Client {i:04d} s.r.o.", registration_no=f"{10000000 + i}")
+        for i in range(clients)
+    )
+    user = get_user_model().objects.create_user(f"bench-{slug}", password="x")
+    agency = Agency.objects.create(name=f"Bench {slug}")
+    FakturoidSettings.objects.create(
+        agency=agency,
+        account_slug=slug,
+        api_client_id=credential.client_id,
+        api_client_secret=credential.client_secret,
+        contact_email="bench@example.com",
+        vat_mode=FakturoidSettings.VatMode.VAT_PAYER,
+        currency="CZK",
+        verified_at=timezone.now(),
+    )
+    ours = Client.objects.bulk_create(
+        Client(
+            agency=agency,
+            name=subject.name,
+            registration_no=subject.registration_no,
+            fakturoid_subject_id=subject.pk,
+        )
+        for subject in subjects
+    )
+    projects = Project.objects.bulk_create(Project(client=client, name="shop") for client in ours)
+    BillingItem.objects.bulk_create(
+        BillingItem(project=project, description="PPC management", amount=Decimal("12000"))
+        for project in projects
+    )
+    return agency, user
+
+
+def peak_memory_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_against_sandbox() -> None:
+    agency, user = seed("bench", CLIENTS)
+    update_state("bench", rate_limit={"quota": QUOTA, "window": WINDOW})
+    server = manage("runserver", f"127.0.0.1:{PORT}", "--noreload")
+    time.sleep(3)
+    workers = [manage("db_worker", "--interval", "0.2", "--no-reload") for _ in range(WORKERS)]
+    time.sleep(2)
+    started = time.monotonic()
+    run, _ = runs.start_run(
+        agency=agency,
+        period=PERIOD,
+        user=user,
+        client_ids=list(Client.objects.filter(agency=agency).values_list("pk", flat=True)),
+    )
+    while InvoiceRun.objects.filter(pk=run.pk, state=InvoiceRun.State.RUNNING).exists():
+        time.sleep(0.5)
+        if time.monotonic() - started > 600:
+            print("gave up after 600 s")
+            break
+    elapsed = time.monotonic() - started
+    memory = [peak_memory_mb(worker.pid) for worker in workers]
+    cpu = sum(cpu_seconds(worker.pid) for worker in workers)
+    for process in (*workers, server):
+        process.terminate()
+        process.wait()
+
+    per_custom_id = Counter(
+        SandboxInvoice.objects.filter(account__slug="bench").values_list("custom_id", flat=True)
+    )
+    created = len(per_custom_id)
+    calls = ApiCall.objects.filter(agency=agency)
+    requests = calls.count()
+    limited = calls.filter(status=429).count()
+    states = Counter(InvoiceRunItem.objects.filter(run=run).values_list("state", flat=True))
+    ceiling = requests * WINDOW / QUOTA  # seconds the limit allows those requests at best
+    print(f"clients {CLIENTS}, workers {WORKERS}, limit {QUOTA} requests / {WINDOW} s")
+    print(f"items: {dict(states)}")
+    print(f"invoices created: {created}")
+    print(f"duplicates: {sum(n - 1 for n in per_custom_id.values())}")
+    print(f"requests per invoice: {requests / max(created, 1):.2f} ({requests} requests)")
+    print(f"429 answers: {limited}")
+    print(
+        f"elapsed: {elapsed:.1f} s; the limit's minimum {ceiling:.1f} s "
+        f"= {100 * ceiling / elapsed:.0f} % of the ceiling"
+    )
+    print(f"worker CPU per invoice: {1000 * cpu / max(created, 1):.1f} ms")
+    print(f"peak worker memory: {max(memory):.0f} MB")
+
+
+def our_own_time() -> None:
+    """Work items in this process with Fakturoid answering instantly (mocked at the requests
+    boundary): what remains is our own time per invoice (queries, bookkeeping, parsing)."""
+    import responses
+
+    sys.path.insert(0, str(ROOT))
+    from tests.support.fake_account import FakeAccount
+
+    os.environ["FAKTUROID_API_URL"] = "https://app.fakturoid.cz/api/v3"
+    from django.conf import settings
+
+    settings.FAKTUROID_API_URL = "https://app.fakturoid.cz/api/v3"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    agency, user = seed("acme", LOCAL_ITEMS)
+    run, _ = runs.start_run(
+        agency=agency,
+        period=PERIOD,
+        user=user,
+        client_ids=list(Client.objects.filter(agency=agency).values_list("pk", flat=True)),
+    )
+    items = list(run.items.values_list("pk", flat=True))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        FakeAccount().install(api)
+        runs.work_on_item(item_id=items[0])  # the token, the first connection
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            for item_id in items[1:]:
+                runs.work_on_item(item_id=item_id)
+            took = time.perf_counter() - started
+    done = run.items.filter(state="created").count()
+    count = len(items) - 1
+    writes = sum(1 for query in queries.captured_queries if not query["sql"].startswith("SELECT"))
+    print(
+        f"our own time per invoice (instant answers, {done} invoices): "
+        f"{1000 * took / count:.1f} ms, {len(queries) / count:.1f} queries "
+        f"({writes / count:.1f} writes)"
+    )
+
+
+if __name__ == "__main__":
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    if not os.environ.get("BENCH_ONLY_OWN_TIME"):  # the quick phase alone, when tuning
+        run_against_sandbox()
+    our_own_time()

@@ -1,0 +1,432 @@
+"""Month-end runs: every chosen client of an agency invoiced for a month by background workers.
+
+A run is an `InvoiceRun` with one `InvoiceRunItem` per client; one task per item, so any
+number of workers share a run. Each item creates its invoice through
+`invoicing.create_invoice`, the machinery of the invoice icon: the invoice row is claimed under
+its unique custom_id before the POST and looked up by custom_id after an uncertain answer, so
+a worker killed mid-way, two workers, or a run started twice never invoice a client twice.
+
+An item is taken with a compare-and-set (waiting → working); an item left working by a worker
+that died is taken again once its claim is stale (`timeouts.stale_claim()`), by the run's watch.
+A failure of the whole account (402, 403 no bank account, credentials refused) pauses the run
+once, with one reason; anything else stays on its client.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agencies.models import Agency
+from clients.models import Client
+from clients.months import first_day
+from fakturoid import budget, timeouts
+from fakturoid.client import FakturoidClient
+from fakturoid.errors import (
+    AccountBlocked,
+    AlreadyInvoiced,
+    AuthenticationError,
+    ConfigurationError,
+    FakturoidError,
+    Forbidden,
+    IntegrationError,
+    NothingToBill,
+    RateLimited,
+    explain,
+)
+from fakturoid.models import Invoice, InvoiceRun, InvoiceRunItem, RequestBudget
+from fakturoid.services import invoicing
+
+logger = logging.getLogger(__name__)
+
+Item = InvoiceRunItem.State
+# Tries of one client when Fakturoid does not answer or fails (5xx) before it is marked failed.
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (5, 20)  # seconds before the 2nd and 3rd try
+RATE_LIMIT_FALLBACK = 60  # seconds, when a 429 does not say when the window resets
+WATCH_EVERY = timedelta(seconds=30)  # the longest the run's watch sleeps
+
+
+class RunRefused(Exception):
+    """The run cannot do what was asked (e.g. retry while another run of the month is active)."""
+
+
+def start_run(
+    *,
+    agency: Agency,
+    period: date,
+    user,  # noqa: ANN001
+    client_ids: list[int],
+    send_email: bool = False,
+) -> tuple[InvoiceRun, bool]:
+    """Start the month-end run of `period` for the agency's clients `client_ids`.
+
+    Returns (run, started): when a run of the agency and month is already running or paused,
+    that run and False (a run started twice is one run). The items' tasks are enqueued once
+    the transaction commits. Raises RunRefused when no client is chosen.
+    """
+    period = first_day(period)
+    clients = list(Client.objects.for_agency(agency).filter(pk__in=client_ids).values_list("pk"))
+    if not clients:
+        raise RunRefused(_("Choose at least one client to invoice."))
+    with transaction.atomic():
+        existing = InvoiceRun.objects.for_agency(agency).active().filter(period=period).first()
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                run = InvoiceRun.objects.create(
+                    agency=agency, period=period, started_by=user, send_email=send_email
+                )
+        except IntegrityError:  # another request started it a moment ago
+            return InvoiceRun.objects.for_agency(agency).active().get(period=period), False
+        items = InvoiceRunItem.objects.bulk_create(
+            InvoiceRunItem(run=run, client_id=pk) for (pk,) in clients
+        )
+        _enqueue_items([item.pk for item in items])
+        _enqueue_watch(run.pk)
+    return run, True
+
+
+def cancel_run(*, run: InvoiceRun) -> int:
+    """Stop the run: items not started are cancelled, those being worked on finish.
+    Returns how many items were cancelled."""
+    with transaction.atomic():
+        stopped = InvoiceRun.objects.filter(pk=run.pk, state__in=InvoiceRun.ACTIVE_STATES).update(
+            state=InvoiceRun.State.CANCELLED, finished_at=timezone.now()
+        )
+        if not stopped:
+            return 0
+        return run.items.filter(state=Item.WAITING).update(state=Item.CANCELLED)
+
+
+def resume_run(*, run: InvoiceRun) -> bool:
+    """Resume a paused run (after the account problem was fixed). Returns whether it was
+    paused."""
+    with transaction.atomic():
+        resumed = InvoiceRun.objects.filter(pk=run.pk, state=InvoiceRun.State.PAUSED).update(
+            state=InvoiceRun.State.RUNNING, pause_reason=""
+        )
+        if resumed:
+            _enqueue_items(list(run.items.filter(state=Item.WAITING).values_list("pk", flat=True)))
+            _enqueue_watch(run.pk)
+    return bool(resumed)
+
+
+def retry_failed(*, run: InvoiceRun, item_id: int | None = None) -> int:
+    """Try the failed items of the run again (or only `item_id`). Returns how many.
+
+    A finished run runs again; raises RunRefused while another run of the month is active.
+    """
+    with transaction.atomic():
+        failed = run.items.filter(state=Item.FAILED)
+        if item_id is not None:
+            failed = failed.filter(pk=item_id)
+        ids = list(failed.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        if run.state in (InvoiceRun.State.FINISHED, InvoiceRun.State.CANCELLED):
+            try:
+                with transaction.atomic():
+                    InvoiceRun.objects.filter(pk=run.pk).update(
+                        state=InvoiceRun.State.RUNNING, finished_at=None
+                    )
+            except IntegrityError:
+                raise RunRefused(
+                    _("Another run of this month is in progress: retry there.")
+                ) from None
+            _enqueue_watch(run.pk)
+        InvoiceRunItem.objects.filter(pk__in=ids, state=Item.FAILED).update(
+            state=Item.WAITING, error="", attempts=0, updated_at=timezone.now()
+        )
+        if run.state != InvoiceRun.State.PAUSED:
+            _enqueue_items(ids)
+    return len(ids)
+
+
+# --- Progress -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    created: int
+    failed: int
+    skipped: int
+    waiting: int
+    cancelled: int
+    seconds_left: int | None
+
+    @property
+    def done(self) -> int:
+        return self.created + self.failed + self.skipped + self.cancelled
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+
+def progress(*, run: InvoiceRun) -> Progress:
+    """The run's counts, from its items, and an estimate of the time left."""
+    counts = dict(run.items.values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    waiting = counts.get(Item.WAITING, 0) + counts.get(Item.WORKING, 0)
+    seconds_left = None
+    if run.state == InvoiceRun.State.RUNNING:
+        requests = waiting * (2 if run.send_email else 1)
+        seconds_left = estimate_seconds_left(agency=run.agency, requests=requests)
+    return Progress(
+        total=sum(counts.values()),
+        created=counts.get(Item.CREATED, 0),
+        failed=counts.get(Item.FAILED, 0),
+        skipped=counts.get(Item.SKIPPED, 0),
+        waiting=waiting,
+        cancelled=counts.get(Item.CANCELLED, 0),
+        seconds_left=seconds_left,
+    )
+
+
+def estimate_seconds_left(*, agency: Agency, requests: int) -> int:
+    """Seconds `requests` take at the account's request limit as its answers stated it (the
+    shared budget), less the reserve workers leave to people: the limit, not our own work,
+    decides how long a run takes."""
+    quota, window = budget.DEFAULT_QUOTA, budget.DEFAULT_WINDOW
+    slug = getattr(agency.fakturoid_settings, "account_slug", "")
+    row = RequestBudget.objects.filter(account__endswith=f"#{slug}").first() if slug else None
+    if row is not None:
+        quota, window = row.quota, row.window
+    per_window = max(quota - settings.FAKTUROID_RATE_LIMIT_RESERVE, 1)
+    return -(-requests * window // per_window)
+
+
+# --- The work of one item (called by the item's task) ---------------------------------------
+
+
+def work_on_item(*, item_id: int) -> datetime | None:
+    """Invoice the item's client, if the item is waiting and its run running.
+
+    Returns None when the item needs nothing more, or when its task should run again (a rate
+    limit, an answer that may come, a claim of a worker that died). Never raises for
+    Fakturoid's answers: they end up on the item, or pause the run.
+    """
+    item = _take(item_id)
+    if item is None:
+        return None
+    try:
+        return _invoice_item(item)
+    except BaseException:
+        # Unexpected: leave the item to be taken again once stale (the invoice row says what
+        # became of the POST, and the next attempt looks it up).
+        logger.exception("Month-end run item %s failed unexpectedly", item_id)
+        raise
+
+
+def _take(item_id: int) -> InvoiceRunItem | None:
+    """Move the item to working, if it waits (or its worker died) and its run is running."""
+    now = timezone.now()
+    taken = (
+        InvoiceRunItem.objects.filter(pk=item_id, run__state=InvoiceRun.State.RUNNING)
+        .filter(
+            Q(state=Item.WAITING)
+            | Q(state=Item.WORKING, updated_at__lt=now - timeouts.stale_claim())
+        )
+        .update(state=Item.WORKING, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not taken:
+        return None
+    item = InvoiceRunItem.objects.select_related(
+        "run__agency__fakturoid", "run__started_by", "client", "invoice"
+    ).get(pk=item_id)
+    item.client.agency = item.run.agency  # one agency object: its settings are read once
+    return item
+
+
+def _invoice_item(item: InvoiceRunItem) -> datetime | None:
+    run = item.run
+    try:
+        fakturoid_api = FakturoidClient.for_agency(run.agency, background=True)
+        if item.invoice is not None and item.invoice.state == Invoice.State.CREATED:
+            invoice = item.invoice  # created by an earlier attempt that died before the e-mail
+        else:
+            invoice = invoicing.create_invoice(
+                client=item.client,
+                period=run.period,
+                user=run.started_by,
+                fakturoid_api=fakturoid_api,
+            )
+    except AlreadyInvoiced as already:
+        return _already_invoiced(item, already.invoice)
+    except NothingToBill as refusal:
+        _close(item, Item.SKIPPED, error=refusal.message)
+        return None
+    except RateLimited as error:
+        return _again(item, seconds=error.retry_after or RATE_LIMIT_FALLBACK, counts=False)
+    except FakturoidError as error:
+        return _failed(item, error)
+    except IntegrationError as error:
+        return _refused(item, error)
+    _close(item, Item.CREATED, invoice=invoice)
+    if run.send_email and item.emailed_at is None:
+        _send_email(item, invoice, fakturoid_api)
+    return None
+
+
+def _already_invoiced(item: InvoiceRunItem, invoice: Invoice) -> datetime | None:
+    if invoice.state == Invoice.State.CREATED:
+        # Made by this run when it changed after the run began (an attempt of ours that died
+        # after recording it); otherwise it was there before: nothing to do.
+        ours = invoice.updated_at >= item.run.started_at
+        if ours and item.run.send_email and item.emailed_at is None:
+            _close(item, Item.CREATED, invoice=invoice)
+            _send_email(item, invoice, FakturoidClient.for_agency(item.run.agency, background=True))
+            return None
+        state = Item.CREATED if ours else Item.SKIPPED
+        _close(item, state, invoice=invoice, error="" if ours else explain_already(invoice))
+        return None
+    # Someone is creating it right now (a click, or a worker that died mid-POST): come back
+    # when that claim is stale and settled; the attempt then looks the invoice up first.
+    until = invoice.settles_at or timezone.now() + timeouts.stale_claim()
+    wait = (until - timezone.now()).total_seconds()
+    return _again(item, seconds=max(wait, 0) + 1, counts=False, invoice=invoice)
+
+
+def explain_already(invoice: Invoice) -> str:
+    return _("Already invoiced: invoice %(number)s.") % {"number": invoice.number}
+
+
+def _failed(item: InvoiceRunItem, error: FakturoidError) -> datetime | None:
+    if _affects_whole_account(error, item):
+        _pause(item, explain(error))
+        return None
+    if error.transient and item.attempts < MAX_ATTEMPTS:
+        return _again(item, seconds=RETRY_DELAYS[item.attempts - 1], counts=True)
+    _close(item, Item.FAILED, error=explain(error))
+    return None
+
+
+def _refused(item: InvoiceRunItem, refusal: IntegrationError) -> datetime | None:
+    """Our own refusals: one that names a time (an earlier POST may still be carried out until
+    then) comes back at that time; a transient one is tried again; others fail the client."""
+    until = getattr(refusal, "until", None)
+    if isinstance(until, datetime):
+        seconds = (until - timezone.now()).total_seconds()
+        return _again(item, seconds=max(seconds, 0), counts=False)
+    if refusal.transient and item.attempts < MAX_ATTEMPTS:
+        return _again(item, seconds=RETRY_DELAYS[item.attempts - 1], counts=True)
+    _close(item, Item.FAILED, error=explain(refusal))
+    return None
+
+
+def _affects_whole_account(error: FakturoidError, item: InvoiceRunItem) -> bool:
+    """402 blocked, 403 no bank account, credentials refused, Fakturoid no longer set up:
+    every other client would fail the same way."""
+    if isinstance(error, AccountBlocked | AuthenticationError):
+        return True
+    if isinstance(error, Forbidden):
+        return "bank_account" in error.errors
+    if isinstance(error, ConfigurationError):
+        return bool(item.client.fakturoid_subject_id)  # not "this client is not linked"
+    return False
+
+
+def _pause(item: InvoiceRunItem, reason: str) -> None:
+    """Pause the run once (the first item to meet the problem says why); the item waits."""
+    InvoiceRun.objects.filter(pk=item.run_id, state=InvoiceRun.State.RUNNING).update(
+        state=InvoiceRun.State.PAUSED, pause_reason=reason
+    )
+    InvoiceRunItem.objects.filter(pk=item.pk).update(
+        state=Item.WAITING, attempts=F("attempts") - 1, updated_at=timezone.now()
+    )
+
+
+def _again(
+    item: InvoiceRunItem, *, seconds: float, counts: bool, invoice: Invoice | None = None
+) -> datetime:
+    """The item waits; its task runs again in `seconds`. `counts`: this try was one of its
+    MAX_ATTEMPTS (a rate limit or someone else's claim is not)."""
+    changes = {"state": Item.WAITING, "updated_at": timezone.now()}
+    if not counts:
+        changes["attempts"] = F("attempts") - 1
+    if invoice is not None:
+        changes["invoice"] = invoice
+    InvoiceRunItem.objects.filter(pk=item.pk).update(**changes)
+    return timezone.now() + timedelta(seconds=seconds)
+
+
+def _close(
+    item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
+) -> None:
+    """The item is done with; so is the run when it was its last item (one transaction)."""
+    item.state = state
+    item.error = error
+    if invoice is not None:
+        item.invoice = invoice
+    with transaction.atomic():
+        item.save(update_fields=["state", "error", "invoice", "updated_at"])
+        _finish_if_done(item.run_id)
+
+
+def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: FakturoidClient) -> None:
+    """E-mail the created invoice through Fakturoid; a refusal is recorded on the item in
+    words, and the invoice stays created."""
+    try:
+        fakturoid_api.send_invoice_message(invoice.fakturoid_id)
+    except FakturoidError as error:
+        item.email_error = explain_email(error)
+        item.save(update_fields=["email_error", "updated_at"])
+        return
+    item.emailed_at = timezone.now()
+    item.email_error = ""
+    item.save(update_fields=["emailed_at", "email_error", "updated_at"])
+
+
+def explain_email(error: FakturoidError) -> str:
+    """Why the invoice was created but not e-mailed (Fakturoid's refusal in the app's one
+    wording: free plan, daily quota, blocked delivery, a bad address)."""
+    reason = explain(error).rstrip(".")
+    return _("Created, but not sent by e-mail: %(reason)s.") % {"reason": reason}
+
+
+# --- Finishing, and items whose worker died -------------------------------------------------
+
+
+def _finish_if_done(run_id: int) -> bool:
+    """Mark the run finished once no item waits or is being worked on."""
+    open_items = InvoiceRunItem.objects.filter(run_id=run_id, state__in=InvoiceRunItem.OPEN_STATES)
+    return bool(
+        InvoiceRun.objects.filter(pk=run_id, state=InvoiceRun.State.RUNNING)
+        .exclude(Q(pk__in=open_items.values("run_id")))
+        .update(state=InvoiceRun.State.FINISHED, finished_at=timezone.now())
+    )
+
+
+def watch_run(*, run_id: int) -> datetime | None:
+    """The run's watch: re-enqueue items whose worker died (their claim is stale) and finish
+    the run when all is done. Returns when to look again, or None once the run is over."""
+    if _finish_if_done(run_id):
+        return None
+    if not InvoiceRun.objects.filter(pk=run_id, state=InvoiceRun.State.RUNNING).exists():
+        return None
+    stalled = list(
+        InvoiceRunItem.objects.filter(run_id=run_id).stalled().values_list("pk", flat=True)
+    )
+    if stalled:
+        logger.warning("Month-end run %s: taking over %s stalled items", run_id, len(stalled))
+        _enqueue_items(stalled)
+    return timezone.now() + min(timeouts.stale_claim() / 4, WATCH_EVERY)
+
+
+def _enqueue_items(item_ids: list[int]) -> None:
+    from fakturoid import tasks  # tasks call this module; the import is mutual
+
+    transaction.on_commit(lambda: tasks.enqueue_run_items(item_ids))
+
+
+def _enqueue_watch(run_id: int) -> None:
+    from fakturoid import tasks
+
+    transaction.on_commit(lambda: tasks.enqueue_run_watch(run_id))
