@@ -18,7 +18,7 @@ from fakturoid_sandbox.control import ensure_account
 from fakturoid_sandbox.testing import SandboxClient, sandbox_mounted
 from registries_sandbox.control import reset_switches
 from tests.support import FAKTUROID_API, PASSWORD, STORED_TOKEN, login, registries
-from tests.support.live_server import wait_for_live_server_threads
+from tests.support.live_server import TIMEOUT_MS, launched_chromium, wait_for_live_server_threads
 
 User = get_user_model()
 
@@ -234,3 +234,24 @@ def standins(live_server, settings) -> Iterator[str]:
         # A stand-in told to be slow carries on after the client gave up.
         wait_for_live_server_threads()
         reset_switches()
+
+
+# --- Browser tests --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201 - a playwright Browser
+    """Debian's chromium, launched once per test module (see `launched_chromium`)."""
+    with launched_chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser, live_server):  # noqa: ANN201 - a playwright Page
+    """A fresh browser profile (no cookies) on the live server, in English."""
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    # Served by Django it would touch the database at a moment the test cannot wait for.
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    yield context.new_page()
+    context.close()

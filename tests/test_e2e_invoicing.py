@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
@@ -28,11 +28,6 @@ from fakturoid_sandbox.models import Invoice as SandboxInvoice
 from fakturoid_sandbox.testing import sandbox_mounted
 from tests.support import PASSWORD
 from tests.support.live_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REQUIRED_MESSAGE,
-    TIMEOUT_MS,
-    chromium_installed,
     client_row,
     log_in,
     messages,
@@ -46,39 +41,6 @@ CENT = Decimal("0.01")
 
 
 # --- The browser, the sandbox and the agency --------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, launched once for the module.
-
-    Module scope, not session: while Playwright runs, its asyncio loop counts as running in
-    this thread, which would change how every later test module's Django code behaves.
-    """
-    if not chromium_installed():
-        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with pytest.MonkeyPatch.context() as patch:
-        # Playwright's sync API keeps an asyncio loop running in this thread; without this
-        # Django refuses the ORM calls of the tests (SynchronousOnlyOperation).
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    """A fresh browser profile (no cookies) on the live server, in English."""
-    context = browser.new_context(base_url=live_server.url, locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    # Served by Django it would touch the database at a moment the test cannot wait for.
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

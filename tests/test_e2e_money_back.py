@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from agencies.models import FakturoidSettings
 from clients.models import Client
@@ -21,41 +21,11 @@ from fakturoid_sandbox.control import ensure_account, ensure_subject
 from fakturoid_sandbox.testing import sandbox_mounted
 from tests.support import PASSWORD
 from tests.support.live_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REQUIRED_MESSAGE,
-    TIMEOUT_MS,
-    chromium_installed,
     log_in,
     step,
 )
 
 SLUG = "acme-paid"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, once for the module (see test_e2e_invoicing for why not session)."""
-    if not chromium_installed():
-        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

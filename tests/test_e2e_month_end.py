@@ -9,7 +9,6 @@ one). Set SCREENSHOTS_DIR to keep the screenshots.
 
 import os
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from tests.support import live_server as live_server_support
 from tests.support.live_server import (
     TIMEOUT_MS,
     connect_to_live_sandbox,
-    launched_chromium,
     log_in,
     step,
     wait_for_live_server_threads,
@@ -46,12 +44,6 @@ pytestmark = [
 NAMES = ["Alfa s.r.o.", "Beta s.r.o.", "Gama s.r.o.", "Delta s.r.o."]
 LEFT_OUT = "Gama s.r.o."
 INVOICED = len(NAMES) - 1
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

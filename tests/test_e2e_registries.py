@@ -8,39 +8,19 @@ after the browser is closed.
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from clients.models import Client
 from fakturoid_sandbox.testing import sandbox_mounted
 from registries_sandbox.control import reset_switches, update_switches
 from tests.support import PASSWORD
 from tests.support.live_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REQUIRED_MESSAGE,
     TIMEOUT_MS,
-    chromium_installed,
     log_in,
     messages,
     step,
     wait_for_live_server_threads,
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's chromium, launched once for the module (see test_e2e_invoicing.py)."""
-    if not chromium_installed():
-        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
 
 
 @pytest.fixture

@@ -5,23 +5,18 @@ With SQLite the live server shares the test's database connection: the database 
 after the browser context is closed.
 """
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from agencies.models import FakturoidSettings
 from clients.models import BillingItem, Client
 from tests.support import PASSWORD
 from tests.support.live_server import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REQUIRED_MESSAGE,
     TIMEOUT_MS,
-    chromium_installed,
     client_row,
     log_in,
     step,
@@ -37,24 +32,8 @@ AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's chromium, once for the module (module scope: see test_e2e_invoicing)."""
-    if not chromium_installed():
-        pytest.fail(REQUIRED_MESSAGE, pytrace=False)
-    expect.set_options(timeout=TIMEOUT_MS)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            yield launched
-            launched.close()
-
-
-def open_page(chromium: Browser, live_server, viewport: dict) -> Page:  # noqa: ANN001
-    context = chromium.new_context(base_url=live_server.url, locale="en-US", viewport=viewport)
+def open_page(browser: Browser, live_server, viewport: dict) -> Page:  # noqa: ANN001
+    context = browser.new_context(base_url=live_server.url, locale="en-US", viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     return context.new_page()
@@ -91,8 +70,8 @@ def assert_fits(page: Page) -> None:
     assert width[0] <= width[1], f"the page is {width[0]} px wide at {width[1]} px"
 
 
-def test_it_fits_a_phone_without_sideways_scrolling(chromium, live_server, owner, shop):
-    page = open_page(chromium, live_server, PHONE)
+def test_it_fits_a_phone_without_sideways_scrolling(browser, live_server, owner, shop):
+    page = open_page(browser, live_server, PHONE)
     log_in(page, username=owner.username, password=PASSWORD)
 
     with step(page, "the clients list"):
@@ -126,8 +105,8 @@ def _month(page: Page) -> str:
     return f"{value[5:]}/{value[:4]}"
 
 
-def test_the_client_form_adds_rows_on_demand(chromium, live_server, owner, shop):
-    page = open_page(chromium, live_server, {"width": 1280, "height": 900})
+def test_the_client_form_adds_rows_on_demand(browser, live_server, owner, shop):
+    page = open_page(browser, live_server, {"width": 1280, "height": 900})
     log_in(page, username=owner.username, password=PASSWORD)
     page.goto(f"/clients/{shop.pk}/edit/")
 
@@ -166,9 +145,9 @@ def serious_violations(page: Page) -> list[str]:
 @pytest.mark.parametrize("language", ["en-US", "cs-CZ"])
 @pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, PHONE], ids=["wide", "phone"])
 def test_the_pages_have_no_serious_accessibility_violations(
-    chromium, live_server, owner, shop, language, viewport
+    browser, live_server, owner, shop, language, viewport
 ):
-    context = chromium.new_context(base_url=live_server.url, locale=language, viewport=viewport)
+    context = browser.new_context(base_url=live_server.url, locale=language, viewport=viewport)
     context.set_default_timeout(TIMEOUT_MS)
     context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
     page = context.new_page()

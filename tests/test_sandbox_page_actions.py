@@ -40,7 +40,7 @@ def invoice_id(api) -> int:
 
 
 @pytest.fixture
-def browser(db) -> Client:
+def sandbox_http(db) -> Client:
     return Client(enforce_csrf_checks=True)
 
 
@@ -48,16 +48,16 @@ def page_url(invoice_id: int) -> str:
     return f"/sandbox/fakturoid/acme/invoices/{invoice_id}"
 
 
-def press(browser: Client, invoice_id: int, action: str, **fields) -> str:
+def press(sandbox_http: Client, invoice_id: int, action: str, **fields) -> str:
     """Open the invoice page, submit the button's form with its CSRF token, follow back."""
-    page = browser.get(page_url(invoice_id)).content.decode()
+    page = sandbox_http.get(page_url(invoice_id)).content.decode()
     action_url = f"{page_url(invoice_id)}/{action}"
     assert f'action="{action_url}"' in page, f"no {action} button"
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
-    response = browser.post(action_url, {"csrfmiddlewaretoken": token, **fields})
+    response = sandbox_http.post(action_url, {"csrfmiddlewaretoken": token, **fields})
     assert response.status_code == 302
     assert response["Location"] == page_url(invoice_id)
-    return browser.get(page_url(invoice_id)).content.decode()
+    return sandbox_http.get(page_url(invoice_id)).content.decode()
 
 
 def events() -> list[str]:
@@ -65,18 +65,18 @@ def events() -> list[str]:
 
 
 def test_it_shows_the_sandbox_buttons_only_to_the_account_not_on_the_public_page(
-    browser, api, invoice_id
+    sandbox_http, api, invoice_id
 ):
-    page = browser.get(page_url(invoice_id)).content.decode()
+    page = sandbox_http.get(page_url(invoice_id)).content.decode()
     assert "Sandbox actions (not in the real Fakturoid)" in page
     for label in ("Mark as paid", "Add partial payment", "Make overdue", "Delete"):
         assert label in page
     public = api.get(f"invoices/{invoice_id}.json").json()["public_html_url"]
-    assert "Sandbox actions" not in browser.get(public).content.decode()
+    assert "Sandbox actions" not in sandbox_http.get(public).content.decode()
 
 
-def test_it_marks_an_invoice_paid(browser, invoice_id):
-    page = press(browser, invoice_id, "mark-paid")
+def test_it_marks_an_invoice_paid(sandbox_http, invoice_id):
+    page = press(sandbox_http, invoice_id, "mark-paid")
     assert "The invoice is paid in full." in page
     invoice = Invoice.objects.get(pk=invoice_id)
     assert (invoice.status, invoice.paid_on) == ("paid", timezone.localdate())
@@ -84,8 +84,8 @@ def test_it_marks_an_invoice_paid(browser, invoice_id):
     assert "Mark as paid" not in page
 
 
-def test_it_adds_a_partial_payment_typed_the_czech_way(browser, invoice_id):
-    page = press(browser, invoice_id, "add-payment", amount="1 000,50")
+def test_it_adds_a_partial_payment_typed_the_czech_way(sandbox_http, invoice_id):
+    page = press(sandbox_http, invoice_id, "add-payment", amount="1 000,50")
     assert "A payment of 1000.50 CZK was added." in page
     invoice = Invoice.objects.get(pk=invoice_id)
     assert invoice.status == "open"
@@ -97,34 +97,34 @@ def test_it_adds_a_partial_payment_typed_the_czech_way(browser, invoice_id):
     ("amount", "reason"),
     [("abc", "amount: is not a number"), ("", "amount: can&#x27;t be blank, is not a number")],
 )
-def test_it_says_why_a_payment_was_not_added(browser, invoice_id, amount, reason):
-    page = press(browser, invoice_id, "add-payment", amount=amount)
+def test_it_says_why_a_payment_was_not_added(sandbox_http, invoice_id, amount, reason):
+    page = press(sandbox_http, invoice_id, "add-payment", amount=amount)
     assert f"Not done: {reason}" in page
     assert not Invoice.objects.get(pk=invoice_id).payments.exists()
     assert events() == []
 
 
-def test_it_deletes_to_the_trash_and_restores(browser, api, invoice_id):
-    page = press(browser, invoice_id, "delete")
+def test_it_deletes_to_the_trash_and_restores(sandbox_http, api, invoice_id):
+    page = press(sandbox_http, invoice_id, "delete")
     assert "The invoice was moved to the trash." in page
     assert "In the trash since" in page
     assert api.get(f"invoices/{invoice_id}.json").status_code == 404
-    assert "in the trash" in browser.get("/sandbox/fakturoid/acme/invoices").content.decode()
+    assert "in the trash" in sandbox_http.get("/sandbox/fakturoid/acme/invoices").content.decode()
 
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
-    browser.post(f"{page_url(invoice_id)}/mark-paid", {"csrfmiddlewaretoken": token})
-    page = browser.get(page_url(invoice_id)).content.decode()
+    sandbox_http.post(f"{page_url(invoice_id)}/mark-paid", {"csrfmiddlewaretoken": token})
+    page = sandbox_http.get(page_url(invoice_id)).content.decode()
     assert "The invoice is in the trash: restore it first." in page
     assert Invoice.objects.get(pk=invoice_id).status == "open"
 
-    page = press(browser, invoice_id, "restore")
+    page = press(sandbox_http, invoice_id, "restore")
     assert "The invoice was restored from the trash." in page
     assert api.get(f"invoices/{invoice_id}.json").status_code == 200
     assert events() == ["invoice_removed", "invoice_restored"]
 
 
-def test_it_makes_an_invoice_overdue(browser, api, invoice_id):
-    page = press(browser, invoice_id, "make-overdue")
+def test_it_makes_an_invoice_overdue(sandbox_http, api, invoice_id):
+    page = press(sandbox_http, invoice_id, "make-overdue")
     assert "the invoice is overdue" in page
     body = api.get(f"invoices/{invoice_id}.json").json()
     assert body["status"] == "overdue"
@@ -133,8 +133,8 @@ def test_it_makes_an_invoice_overdue(browser, api, invoice_id):
     assert "Make overdue" not in page
 
 
-def test_it_refuses_a_post_without_the_csrf_token(browser, invoice_id):
-    response = browser.post(f"{page_url(invoice_id)}/mark-paid")
+def test_it_refuses_a_post_without_the_csrf_token(sandbox_http, invoice_id):
+    response = sandbox_http.post(f"{page_url(invoice_id)}/mark-paid")
     assert response.status_code == 403
     assert Invoice.objects.get(pk=invoice_id).status == "open"
 
