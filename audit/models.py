@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
+from auditlog.registry import auditlog
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import formats, timezone
@@ -54,12 +55,17 @@ class ActivityManager(LogEntryManager.from_queryset(ActivityQuerySet)):
         return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
 
     def record_update(self, instance: models.Model, changes: dict[str, tuple]) -> None:
-        """Record a change made without a save (a queryset update): {field: (old, new)}."""
-        self.log_create(
-            instance,
-            action=AbstractLogEntry.Action.UPDATE,
-            changes={name: [str(old), str(new)] for name, (old, new) in changes.items()},
-        )
+        """Record a change made without a save (a queryset update): {field: (old, new)}.
+        Fields the trail does not track for the model are left out; nothing is recorded
+        when no tracked field changed."""
+        untracked = set(auditlog.get_model_fields(type(instance))["exclude_fields"])
+        recorded = {
+            name: [str(old), str(new)]
+            for name, (old, new) in changes.items()
+            if name not in untracked
+        }
+        if recorded:
+            self.log_create(instance, action=AbstractLogEntry.Action.UPDATE, changes=recorded)
 
     @staticmethod
     def _stamp(instance: models.Model, kwargs: dict) -> None:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -508,7 +508,10 @@ class FakturoidClient:
         if self.fakturoid.pk is None:
             return
         try:
-            with transaction.atomic():
+            # Inside a caller's transaction a savepoint, so that a failed INSERT does not break
+            # it; on its own the INSERT commits by itself.
+            inside = transaction.get_connection().in_atomic_block
+            with transaction.atomic() if inside else nullcontext():
                 ApiCall.objects.create(agency_id=self.fakturoid.agency_id, **asdict(call))
         except DatabaseError:
             logger.warning("Could not write the Fakturoid API call log", exc_info=True)

@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from fakturoid import errors, tasks
@@ -336,3 +338,43 @@ def test_it_points_at_a_month_fakturoid_holds_twice(agency, three_clients):
     [row] = [r for r in review.review_month(agency=agency, period=OCTOBER).rows if r.client == alfa]
     assert row.outcome == "needs_attention" and not row.selectable
     assert "more than once (also 2026-0002)" in row.reason
+
+
+def test_it_closes_the_item_in_the_transaction_that_records_its_invoice(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A worker that dies right after recording the invoice leaves no item "working" beside a
+    created invoice: the two are one commit."""
+
+    def killed(run_id):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(runs, "_finish_if_done", killed)
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, three_clients[:1])
+    item = run.items.get()
+    with pytest.raises(SystemExit):
+        runs.work_on_item(item_id=item.pk)
+    item.refresh_from_db()
+    assert (item.state, item.invoice.state) == (Item.CREATED, Invoice.State.CREATED)
+
+
+def test_an_item_costs_few_queries(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks
+):
+    """Take the item, read what it bills, claim the invoice (with its activity entry), take a
+    request from the budget, log the call, record invoice (and its entry) and item together,
+    and see whether the run is done: 11 statements."""
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, [three_clients[0], three_clients[2]])
+    first, second = run.items.order_by("pk")
+    runs.work_on_item(item_id=first.pk)  # the first one also gets the access token
+    with CaptureQueriesContext(connection) as queries:
+        runs.work_on_item(item_id=second.pk)
+    statements = [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))  # the test's own
+    ]
+    assert len(statements) <= 11, "\n".join(statements)
+    assert set(run.items.values_list("state", flat=True)) == {Item.CREATED}

@@ -4,6 +4,7 @@ any answer we did not get, nothing is sent before the settle time, then it is lo
 custom_id), and issued again under a new custom_id when it was deleted or cancelled there."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,6 +39,8 @@ from registries.services import exchange_rate
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+# Called with the created invoice inside the transaction that records it.
+OnCreated = Callable[[Invoice], None]
 
 
 @dataclass(frozen=True)
@@ -206,21 +209,21 @@ def _claim(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
     now = timezone.now()
     fields = {"state": Invoice.State.PENDING, "currency": draft.currency, "created_by": user}
     fields |= {"lines": draft.payload["lines"], "uncertain_since": now}
-    months = Invoice.objects.filter(client=client, period=draft.period)
-    live = months.live().first()
-    if live is None:
-        try:
-            with transaction.atomic():
-                invoice = Invoice.objects.create(
-                    agency=client.agency,
-                    client=client,
-                    period=draft.period,
-                    custom_id=draft.payload["custom_id"],
-                    **fields,
-                )
-                return Claim(invoice, needs_lookup=False)
-        except IntegrityError:
-            live = months.live().first() or months.order_by("-created_at").first()
+    # The usual case first: the month has no invoice yet, and the row is made in one INSERT
+    # (with its activity entry); the constraints refuse it when there is one.
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                agency=client.agency,
+                client=client,
+                period=draft.period,
+                custom_id=draft.payload["custom_id"],
+                **fields,
+            )
+            return Claim(invoice, needs_lookup=False)
+    except IntegrityError:
+        months = Invoice.objects.filter(client=client, period=draft.period)
+        live = months.live().first() or months.order_by("-created_at").first()
     # Compare-and-set: of several simultaneous retries exactly one moves the row to pending.
     taken = (
         Invoice.objects.filter(pk=live.pk)
@@ -247,7 +250,30 @@ def _web_url(value: str | None) -> str:
     return value if value and value.startswith(("https://", "http://")) else ""
 
 
-def _record_created(invoice: Invoice, document: InvoiceDocument) -> Invoice:
+# What recording a created invoice changes on its row (the audit trail keeps the fields it
+# tracks of these: not the links).
+CREATED_FIELDS = (
+    "state",
+    "error",
+    "uncertain_since",
+    "fakturoid_id",
+    "number",
+    "status",
+    "html_url",
+    "public_html_url",
+    "pdf_url",
+    "subtotal",
+    "total",
+    "currency",
+)
+
+
+def _record_created(
+    invoice: Invoice, document: InvoiceDocument, then: OnCreated | None = None
+) -> Invoice:
+    """Record Fakturoid's document on the claimed row: one UPDATE and its activity entry, in
+    one transaction with `then(invoice)` (a month-end run closes its item there)."""
+    before = {name: getattr(invoice, name) for name in CREATED_FIELDS}
     invoice.state = Invoice.State.CREATED
     invoice.error = ""
     invoice.uncertain_since = None
@@ -260,13 +286,25 @@ def _record_created(invoice: Invoice, document: InvoiceDocument) -> Invoice:
     invoice.subtotal = document.subtotal
     invoice.total = document.total
     invoice.currency = document.currency or invoice.currency
-    invoice.save()
+    invoice.updated_at = timezone.now()
+    after = {name: getattr(invoice, name) for name in CREATED_FIELDS}
+    with transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(updated_at=invoice.updated_at, **after)
+        # A queryset update sends no signals: the trail is given the change itself.
+        ActivityEntry.objects.record_update(
+            invoice,
+            {name: (before[name], after[name]) for name in after if before[name] != after[name]},
+        )
+        if then is not None:
+            then(invoice)
     return invoice
 
 
-def _record_found(invoice: Invoice, found: list[InvoiceDocument]) -> Invoice:
+def _record_found(
+    invoice: Invoice, found: list[InvoiceDocument], then: OnCreated | None = None
+) -> Invoice:
     """The look-up found the invoice: record the first, and any further copy as a duplicate."""
-    _record_created(invoice, min(found, key=lambda document: document.id))
+    _record_created(invoice, min(found, key=lambda document: document.id), then)
     note_duplicates(agency=invoice.agency, documents=found)
     invoice.refresh_from_db()
     return invoice
@@ -291,6 +329,7 @@ def create_invoice(
     period: date,
     user,  # noqa: ANN001
     fakturoid_api: FakturoidClient | None = None,
+    then: OnCreated | None = None,
 ) -> Invoice:
     """Create the client's invoice for `period` in Fakturoid, exactly once.
 
@@ -299,7 +338,8 @@ def create_invoice(
     unknown (timeout, lost response, a request that died) nothing is sent before the settle
     time has passed (NotSettled until then), and then the invoice is looked up by custom_id
     before anything is POSTed again; a look-up that fails keeps it uncertain (LookupFailed).
-    `fakturoid_api` lets a background worker pass its own client (its session, its pacing).
+    `fakturoid_api` lets a background worker pass its own client (its session, its pacing);
+    `then(invoice)` runs in the transaction that records the created invoice.
     Returns the created Invoice. Raises AlreadyInvoiced, NotSettled, LookupFailed,
     NothingToBill, ConfigurationError or the FakturoidError that stopped it (the row then
     records it as failed or unknown).
@@ -307,11 +347,15 @@ def create_invoice(
     draft = build_invoice(client=client, period=period)
     claim = _claim(draft=draft, user=user)
     payload = draft.payload | {"custom_id": claim.invoice.custom_id}
-    return _finish(claim, payload=payload, fakturoid_api=fakturoid_api)
+    return _finish(claim, payload=payload, fakturoid_api=fakturoid_api, then=then)
 
 
 def _finish(
-    claim: Claim, *, payload: dict, fakturoid_api: FakturoidClient | None = None
+    claim: Claim,
+    *,
+    payload: dict,
+    fakturoid_api: FakturoidClient | None = None,
+    then: OnCreated | None = None,
 ) -> Invoice:
     """Look the claimed invoice up when it may exist, else POST it; record what happened."""
     invoice = claim.invoice
@@ -325,19 +369,19 @@ def _finish(
                 raise LookupFailed(invoice, error) from error
             raise
         if found:
-            return _record_found(invoice, found)
+            return _record_found(invoice, found, then)
     try:
         document = fakturoid_api.create_invoice(payload)
     except FakturoidError as error:
         if not error.maybe_processed:
             _record_failure(invoice, state=Invoice.State.FAILED, error=error)
             raise
-        return _recover(invoice, fakturoid_api, error)
+        return _recover(invoice, fakturoid_api, error, then)
     except BaseException:
         # Anything unexpected: the POST may or may not have happened; the next click looks up.
         _mark_unknown(invoice)
         raise
-    return _record_created(invoice, document)
+    return _record_created(invoice, document, then)
 
 
 def _put_back(claim: Claim, error: BaseException) -> None:
@@ -353,7 +397,12 @@ def _put_back(claim: Claim, error: BaseException) -> None:
     )
 
 
-def _recover(invoice: Invoice, fakturoid_api: FakturoidClient, error: FakturoidError):
+def _recover(
+    invoice: Invoice,
+    fakturoid_api: FakturoidClient,
+    error: FakturoidError,
+    then: OnCreated | None = None,
+) -> Invoice:
     """The POST may have been carried out: look it up before saying anything."""
     try:
         found = fakturoid_api.find_invoices(custom_id=invoice.custom_id)
@@ -361,7 +410,7 @@ def _recover(invoice: Invoice, fakturoid_api: FakturoidClient, error: FakturoidE
         found = []
     if found:
         logger.info("Invoice %s was created despite %s", invoice.custom_id, type(error).__name__)
-        return _record_found(invoice, found)
+        return _record_found(invoice, found, then)
     _record_failure(invoice, state=Invoice.State.UNKNOWN, error=error)
     raise error
 

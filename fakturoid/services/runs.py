@@ -227,20 +227,26 @@ def work_on_item(*, item_id: int) -> datetime | None:
 
 def _take(item_id: int) -> InvoiceRunItem | None:
     """Move the item to working, if it waits (or its worker died) and its run is running."""
-    now = timezone.now()
-    taken = (
-        InvoiceRunItem.objects.filter(pk=item_id, run__state=InvoiceRun.State.RUNNING)
-        .filter(
-            Q(state=Item.WAITING)
-            | Q(state=Item.WORKING, updated_at__lt=now - timeouts.stale_claim())
-        )
-        .update(state=Item.WORKING, attempts=F("attempts") + 1, updated_at=now)
+    # Not the invoice: an item has one only when an earlier attempt made it (read then). Each
+    # join costs PostgreSQL planning time on every item.
+    item = (
+        InvoiceRunItem.objects.select_related("run__agency__fakturoid", "run__started_by", "client")
+        .filter(pk=item_id)
+        .first()
     )
+    if item is None or item.run.state != InvoiceRun.State.RUNNING:
+        return None
+    now = timezone.now()
+    stale = item.state == Item.WORKING and item.updated_at < now - timeouts.stale_claim()
+    if item.state != Item.WAITING and not stale:
+        return None
+    # Compare-and-set: of two workers given the item at once (or a cancel), one changes it.
+    taken = InvoiceRunItem.objects.filter(
+        pk=item_id, state=item.state, updated_at=item.updated_at
+    ).update(state=Item.WORKING, attempts=F("attempts") + 1, updated_at=now)
     if not taken:
         return None
-    item = InvoiceRunItem.objects.select_related(
-        "run__agency__fakturoid", "run__started_by", "client", "invoice"
-    ).get(pk=item_id)
+    item.state, item.attempts, item.updated_at = Item.WORKING, item.attempts + 1, now
     item.client.agency = item.run.agency  # one agency object: its settings are read once
     return item
 
@@ -257,6 +263,8 @@ def _invoice_item(item: InvoiceRunItem) -> datetime | None:
                 period=run.period,
                 user=run.started_by,
                 fakturoid_api=fakturoid_api,
+                # The item is closed in the transaction that records the invoice.
+                then=lambda created: _set_state(item, Item.CREATED, invoice=created),
             )
     except AlreadyInvoiced as already:
         return _already_invoiced(item, already.invoice)
@@ -269,7 +277,9 @@ def _invoice_item(item: InvoiceRunItem) -> datetime | None:
         return _failed(item, error)
     except IntegrationError as error:
         return _refused(item, error)
-    _close(item, Item.CREATED, invoice=invoice)
+    if item.state != Item.CREATED:  # the invoice of an earlier attempt
+        _set_state(item, Item.CREATED, invoice=invoice)
+    _finish_if_done(run.pk)
     if run.send_email and item.emailed_at is None:
         _send_email(item, invoice, fakturoid_api)
     return None
@@ -360,14 +370,19 @@ def _again(
 def _close(
     item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
 ) -> None:
-    """The item is done with; so is the run when it was its last item (one transaction)."""
+    """The item is done with; so is the run when it was its last item."""
+    _set_state(item, state, invoice=invoice, error=error)
+    _finish_if_done(item.run_id)
+
+
+def _set_state(
+    item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
+) -> None:
     item.state = state
     item.error = error
     if invoice is not None:
         item.invoice = invoice
-    with transaction.atomic():
-        item.save(update_fields=["state", "error", "invoice", "updated_at"])
-        _finish_if_done(item.run_id)
+    item.save(update_fields=["state", "error", "invoice", "updated_at"])
 
 
 def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: FakturoidClient) -> None:
@@ -395,7 +410,11 @@ def explain_email(error: FakturoidError) -> str:
 
 
 def _finish_if_done(run_id: int) -> bool:
-    """Mark the run finished once no item waits or is being worked on."""
+    """Mark the run finished once no item waits or is being worked on.
+
+    Called after the item's own change is committed: of two workers closing the last two items
+    at once, the later look sees both closed (in one transaction neither would see the other's,
+    and the run would wait for its watch)."""
     open_items = InvoiceRunItem.objects.filter(run_id=run_id, state__in=InvoiceRunItem.OPEN_STATES)
     return bool(
         InvoiceRun.objects.filter(pk=run_id, state=InvoiceRun.State.RUNNING)
