@@ -3,9 +3,10 @@
 Fakturoid allows `q` requests in a fixed window of `w` seconds (400 / 60) and every answer says
 how many are left and when the window resets (`X-RateLimit: default;r=398;t=55`). Each process
 takes one request from the account's budget before it sends anything and corrects the budget
-from each answer, so workers wait for the next window instead of meeting 429, and leave a
-reserve for people clicking in the browser. The budget is one database row per account, so web
-processes and workers on any number of machines share it; taking a request is one UPDATE.
+from the answers (see `correct`), so workers wait for the next window instead of meeting 429,
+and leave a reserve for people clicking in the browser. The budget is one database row per
+account, so web processes and workers on any number of machines share it; taking a request is
+one UPDATE.
 """
 
 import logging
@@ -13,6 +14,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, DateTimeField, F, IntegerField, Q, Value, When
 from django.db.models.functions import Least
@@ -35,6 +37,12 @@ RESERVE_RELEASE = timedelta(seconds=1)
 # Two resets closer than this are the same window (`t` is rounded to whole seconds).
 SAME_WINDOW = timedelta(seconds=1)
 SHORTEST_WAIT = 0.05
+# Below this share of the quota (plus the workers' reserve) every answer corrects the budget:
+# other programs using the account show there. Above it only the first answer of a window does.
+LOW_SHARE = 0.25
+
+# The reset this process last wrote to each account's budget (see `correct`).
+_written: dict[str, datetime] = {}
 
 # Every reading of the clock goes through this name, so tests that replace the client's
 # sleeps can move time on as well.
@@ -66,8 +74,24 @@ def wait_for_request(
 
 
 def correct(account: str, rate_limit: RateLimit, *, limited: bool) -> None:
-    """Correct `account`'s budget from an answer's X-RateLimit headers (`limited`: a 429)."""
+    """Correct `account`'s budget from an answer's X-RateLimit headers (`limited`: a 429).
+
+    Only when the answer can tell the budget something it does not know: a window this process
+    has not written yet, few requests left (where other programs' use would show), or a 429.
+    Between those, every request taken has already lowered the count, so the answers of a
+    busy window cost no write.
+    """
     if rate_limit.reset_seconds is None or (rate_limit.remaining is None and not limited):
+        return
+    resets_at = _now() + timedelta(seconds=max(rate_limit.reset_seconds, 0))
+    known = _written.get(account)
+    low = (rate_limit.quota or DEFAULT_QUOTA) * LOW_SHARE + settings.FAKTUROID_RATE_LIMIT_RESERVE
+    if (
+        not limited
+        and rate_limit.remaining > low
+        and known is not None
+        and abs(known - resets_at) < SAME_WINDOW
+    ):
         return
     try:
         observe(
@@ -79,6 +103,8 @@ def correct(account: str, rate_limit: RateLimit, *, limited: bool) -> None:
         )
     except DatabaseError:
         logger.warning("Could not update the Fakturoid request budget", exc_info=True)
+        return
+    _written[account] = resets_at
 
 
 def take(account: str, *, reserve: int = 0) -> float:
@@ -90,19 +116,15 @@ def take(account: str, *, reserve: int = 0) -> float:
     """
     for _attempt in range(5):
         now = _now()
-        # The usual case, one UPDATE: a known window with requests left above the reserve, or
-        # the reserve itself once the window is about to reset.
-        taken = (
-            RequestBudget.objects.filter(account=account, resets_at__gt=now)
-            .filter(
-                Q(remaining__gt=reserve) | Q(remaining__gt=0, resets_at__lte=now + RESERVE_RELEASE)
-            )
-            .update(remaining=F("remaining") - 1)
-        )
+        # The usual case, one UPDATE: a known window with requests left above the reserve.
+        taken = RequestBudget.objects.filter(
+            account=account, resets_at__gt=now, remaining__gt=reserve
+        ).update(remaining=F("remaining") - 1)
         if taken:
             return 0.0
         budget = RequestBudget.objects.filter(account=account).first()
         if budget is None:
+            _written.pop(account, None)  # the budget is new: its first answer must correct it
             if _start(account, now=now):
                 return 0.0
             continue  # another process started it first: take from theirs
@@ -117,6 +139,13 @@ def take(account: str, *, reserve: int = 0) -> float:
             continue
         if budget.remaining > 0 and budget.resets_at > now:
             # Only the reserve is left: it is released shortly before the reset.
+            if budget.resets_at <= now + RESERVE_RELEASE:
+                released = RequestBudget.objects.filter(
+                    pk=budget.pk, resets_at=budget.resets_at, remaining__gt=0
+                ).update(remaining=F("remaining") - 1)
+                if released:
+                    return 0.0
+                continue
             return max((budget.resets_at - RESERVE_RELEASE - now).total_seconds(), SHORTEST_WAIT)
         return max((budget.resets_at + RESET_MARGIN - now).total_seconds(), SHORTEST_WAIT)
     return SHORTEST_WAIT

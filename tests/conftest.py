@@ -29,6 +29,15 @@ def fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_request_budget_memory() -> Iterator[None]:
+    """What this process remembers of each account's budget (the windows it has written) is
+    per test: the rows it describes are rolled back with the test."""
+    budget_module._written.clear()
+    yield
+    budget_module._written.clear()
+
+
 @pytest.fixture
 def make_user(db) -> Callable[..., User]:
     def make(username: str = "alice", **extra) -> User:

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from fakturoid import budget
+from fakturoid.documents import RateLimit
 from fakturoid.models import RequestBudget
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +108,39 @@ def test_it_stops_everyone_until_the_reset_after_a_429():
 def test_it_keeps_each_account_apart():
     _set(quota=10, window=15, remaining=0, resets_at=timezone.now() + timedelta(seconds=10))
     assert budget.take("https://app.fakturoid.cz/api/v3#other") == 0.0
+
+
+def _answer(remaining: int, reset_seconds: int) -> RateLimit:
+    return RateLimit(quota=400, window=60, remaining=remaining, reset_seconds=reset_seconds)
+
+
+def test_an_answer_that_tells_the_budget_nothing_new_costs_no_write(
+    django_assert_num_queries,
+):
+    """Every request taken has lowered the count already: in a window this process has
+    written, answers with plenty left are not written again (a busy run saves a write each)."""
+    budget.take(ACCOUNT)
+    budget.correct(ACCOUNT, _answer(399, 60), limited=False)  # the window's first answer
+    with django_assert_num_queries(0):
+        budget.correct(ACCOUNT, _answer(398, 60), limited=False)
+
+
+def test_answers_correct_the_budget_every_time_when_few_requests_are_left():
+    """Near the end of a window another program's use must show at once."""
+    budget.take(ACCOUNT)
+    budget.correct(ACCOUNT, _answer(399, 40), limited=False)
+    budget.correct(ACCOUNT, _answer(60, 40), limited=False)  # someone else used 300
+    assert _row().remaining == 60
+    budget.correct(ACCOUNT, _answer(20, 40), limited=False)
+    assert _row().remaining == 20
+
+
+def test_the_next_window_and_a_new_budget_are_corrected_by_their_first_answer():
+    budget.take(ACCOUNT)
+    budget.correct(ACCOUNT, _answer(399, 40), limited=False)
+    budget.correct(ACCOUNT, _answer(390, 59), limited=False)  # a new window began
+    assert _row().remaining == 390
+    RequestBudget.objects.all().delete()
+    budget.take(ACCOUNT)  # starts a new budget with Fakturoid's documented limit
+    budget.correct(ACCOUNT, _answer(250, 59), limited=False)
+    assert _row().remaining == 250
