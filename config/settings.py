@@ -97,10 +97,16 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (runserver calling its own sandbox, concurrent clicks) share the file:
-    # wait for the write lock instead of failing at once, and take it at BEGIN.
+    # Several threads (runserver calling its own sandbox, concurrent clicks) and processes (the
+    # workers) share the file: wait for the write lock instead of failing at once, and take it
+    # at BEGIN. Write-ahead logging lets pages read while a worker writes, and makes a commit
+    # one sync of the log instead of several of the file (still durable: synchronous=FULL).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL",
+        }
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -411,3 +411,24 @@ def test_it_ignores_forwarded_for_without_a_trusted_proxy(settings, owner):
     )
 
     assert response.status_code == 429
+
+
+JOURNAL_PROBE = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA journal_mode")
+    mode = cursor.fetchone()[0]
+    cursor.execute("PRAGMA synchronous")
+    print(mode, cursor.fetchone()[0])
+"""
+
+
+def test_an_sqlite_database_file_logs_ahead_and_syncs_every_commit(production_env):
+    """Write-ahead logging: pages read while a worker writes, a commit is one sync of the log;
+    synchronous=FULL (2) keeps every committed claim through a power cut."""
+    result = run(production_env, "-c", JOURNAL_PROBE)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "2"]
