@@ -229,12 +229,13 @@ def _take(item_id: int) -> InvoiceRunItem | None:
     """Move the item to working, if it waits (or its worker died) and its run is running."""
     # Not the invoice: an item has one only when an earlier attempt made it (read then). Each
     # join costs PostgreSQL planning time on every item.
-    item = (
-        InvoiceRunItem.objects.select_related("run__agency__fakturoid", "run__started_by", "client")
-        .filter(pk=item_id)
-        .first()
-    )
-    if item is None or item.run.state != InvoiceRun.State.RUNNING:
+    try:
+        item = InvoiceRunItem.objects.select_related(
+            "run__agency__fakturoid", "run__started_by", "client"
+        ).get(pk=item_id)
+    except InvoiceRunItem.DoesNotExist:
+        return None
+    if item.run.state != InvoiceRun.State.RUNNING:
         return None
     now = timezone.now()
     stale = item.state == Item.WORKING and item.updated_at < now - timeouts.stale_claim()
