@@ -6,7 +6,7 @@ takes one request from the account's budget before it sends anything and correct
 from the answers (see `correct`), so workers wait for the next window instead of meeting 429,
 and leave a reserve for people clicking in the browser. The budget is one database row per
 account, so web processes and workers on any number of machines share it; taking a request is
-one UPDATE.
+one UPDATE; a worker that is about to send several takes them a few at a time (`Lease`).
 """
 
 import logging
@@ -41,6 +41,12 @@ SHORTEST_WAIT = 0.05
 # other programs using the account show there. Above it only the first answer of a window does.
 LOW_SHARE = 0.25
 
+# A worker about to send several requests takes up to LEASE_SIZE at once while the window has
+# that many above the reserve, and gives back what it has not used within LEASE_SECONDS (well
+# before the window resets, so a leased request is never sent in the next window).
+LEASE_SIZE = 5
+LEASE_SECONDS = 2.0
+
 # The reset this process last wrote to each account's budget (see `correct`).
 _written: dict[str, datetime] = {}
 
@@ -71,6 +77,55 @@ def wait_for_request(
             raise RateLimited(_("Too many requests to Fakturoid."), retry_after=math.ceil(wait))
         sleep(wait)
         waited += wait
+
+
+class Lease:
+    """Requests one client took from an account's budget ahead of sending them: of the
+    `expected` requests it is about to send, up to LEASE_SIZE in one UPDATE."""
+
+    def __init__(self, account: str, *, reserve: int, expected: int) -> None:
+        self.account, self.reserve, self.expected = account, reserve, expected
+        self.left, self.until = 0, _now()
+
+    def use(self) -> bool:
+        """Use one leased request, leasing more when none is left. False when nothing more is
+        expected, or the window cannot spare that many above the reserve: the caller then
+        takes its request alone (`wait_for_request`)."""
+        self.expected -= 1
+        now = _now()
+        if self.left and now < self.until:
+            self.left -= 1
+            return True
+        self.give_back()
+        size = min(LEASE_SIZE, self.expected + 1)
+        if size < 2:
+            return False
+        until = now + timedelta(seconds=LEASE_SECONDS)
+        try:
+            leased = RequestBudget.objects.filter(
+                account=self.account,
+                resets_at__gt=until + SAME_WINDOW,
+                remaining__gte=self.reserve + size,
+            ).update(remaining=F("remaining") - size)
+        except DatabaseError:
+            logger.warning("Could not read the Fakturoid request budget", exc_info=True)
+            return False
+        if leased:
+            self.left, self.until = size - 1, until
+        return bool(leased)
+
+    def give_back(self) -> None:
+        """Return the unused requests to the window they came from, while it lasts."""
+        left, self.left = self.left, 0
+        now = _now()
+        if not left or now >= self.until:
+            return
+        try:
+            RequestBudget.objects.filter(account=self.account, resets_at__gt=now).update(
+                remaining=F("remaining") + left
+            )
+        except DatabaseError:
+            logger.warning("Could not update the Fakturoid request budget", exc_info=True)
 
 
 def correct(account: str, rate_limit: RateLimit, *, limited: bool) -> None:

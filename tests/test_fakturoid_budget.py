@@ -144,3 +144,53 @@ def test_the_next_window_and_a_new_budget_are_corrected_by_their_first_answer():
     budget.take(ACCOUNT)  # starts a new budget with Fakturoid's documented limit
     budget.correct(ACCOUNT, _answer(250, 59), limited=False)
     assert _row().remaining == 250
+
+
+def _lease(expected: int, reserve: int = 5) -> budget.Lease:
+    return budget.Lease(ACCOUNT, reserve=reserve, expected=expected)
+
+
+def test_a_lease_takes_the_requests_it_expects_five_at_a_time(django_assert_num_queries):
+    """A worker's batch of ten invoices costs two budget writes, not ten."""
+    _set(quota=100, window=60, remaining=90, resets_at=timezone.now() + timedelta(seconds=30))
+    lease = _lease(expected=10)
+    with django_assert_num_queries(2):
+        assert all(lease.use() for _ in range(10))
+    assert _row().remaining == 80
+
+
+def test_a_lease_gives_back_what_was_not_sent():
+    _set(quota=100, window=60, remaining=90, resets_at=timezone.now() + timedelta(seconds=30))
+    lease = _lease(expected=10)
+    assert lease.use() and lease.use()  # two invoices, then the batch ends (the rest skipped)
+    assert _row().remaining == 85
+    lease.give_back()
+    assert _row().remaining == 88
+    lease.give_back()  # only once
+    assert _row().remaining == 88
+
+
+def test_a_lease_is_not_taken_from_the_reserve_or_the_last_seconds_of_a_window():
+    """Where requests are scarce they are taken one at a time, precisely (`take`)."""
+    _set(quota=100, window=60, remaining=8, resets_at=timezone.now() + timedelta(seconds=30))
+    assert not _lease(expected=10, reserve=5).use()  # 5 would leave 3, under the reserve
+    _set(remaining=90, resets_at=timezone.now() + timedelta(seconds=2.5))
+    assert not _lease(expected=10).use()  # it could outlive the window
+    assert _row().remaining == 90
+
+
+def test_a_lease_that_outlived_its_time_is_not_given_to_the_next_window(monkeypatch):
+    now = timezone.now()
+    _set(quota=100, window=60, remaining=90, resets_at=now + timedelta(seconds=30))
+    lease = _lease(expected=10)
+    assert lease.use()
+    later = now + timedelta(seconds=budget.LEASE_SECONDS + 1)
+    monkeypatch.setattr(budget, "_now", lambda: later)
+    lease.give_back()
+    assert _row().remaining == 85  # its window may be over: the four unsent are not returned
+
+
+def test_a_client_expecting_one_request_leases_nothing(django_assert_num_queries):
+    _set(quota=100, window=60, remaining=90, resets_at=timezone.now() + timedelta(seconds=30))
+    with django_assert_num_queries(0):
+        assert not _lease(expected=1).use()
