@@ -10,6 +10,7 @@ own message; no `requests` exception escapes, and no secret or token is put in a
 """
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +82,14 @@ def _session(base_url: str, user_agent: str) -> requests.Session:
     if session is None:
         session = sessions[(base_url, user_agent)] = requests.Session()
         session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        # What requests would read from the environment on every request (proxies, NO_PROXY,
+        # a CA bundle) is read once, for the one address this session talks to: scanning the
+        # environment cost more than the rest of sending a request.
+        session.proxies = requests.utils.get_environ_proxies(base_url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+            "CURL_CA_BUNDLE", True
+        )
+        session.trust_env = False
     return session
 
 
@@ -97,6 +106,23 @@ class CallRecord:
     duration_ms: int
     rate_limit_remaining: int | None
     error: str
+    created_at: datetime  # when the attempt was made
+
+
+def log_calls(agency_id: int, calls: list[CallRecord]) -> None:
+    """Write HTTP attempts to the agency's ApiCall log, any number in one INSERT (a worker
+    logs a batch of invoices at once). Never raises: inside a caller's transaction the INSERT
+    is a savepoint, so that a failed one does not break it."""
+    if not calls:
+        return
+    try:
+        inside = transaction.get_connection().in_atomic_block
+        with transaction.atomic() if inside else nullcontext():
+            ApiCall.objects.bulk_create(
+                ApiCall(agency_id=agency_id, **asdict(call)) for call in calls
+            )
+    except DatabaseError:
+        logger.warning("Could not write the Fakturoid API call log", exc_info=True)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -143,6 +169,8 @@ class FakturoidClient:
     FAKTUROID_RATE_LIMIT_RESERVE requests of each window to people and waits up to
     FAKTUROID_BACKGROUND_MAX_WAIT. A longer wait raises RateLimited with `retry_after`, before
     anything is sent.
+    A client that is about to send `expected_requests` (a worker's batch) takes them from the
+    budget a few at a time; `close()` gives back those it did not send.
 
     Raises ConfigurationError when a setting needed for any request is missing.
     """
@@ -153,6 +181,7 @@ class FakturoidClient:
         *,
         on_call: Callable[[CallRecord], None] | None = None,
         background: bool = False,
+        expected_requests: int = 1,
     ) -> None:
         self.fakturoid = fakturoid
         self.base_url = settings.FAKTUROID_API_URL.rstrip("/")
@@ -165,6 +194,9 @@ class FakturoidClient:
             self.max_rate_limit_wait = settings.FAKTUROID_MAX_RATE_LIMIT_WAIT
             self.reserve = 0
         self.budget_account = f"{self.base_url}#{fakturoid.account_slug}"
+        self.lease = budget.Lease(
+            self.budget_account, reserve=self.reserve, expected=expected_requests
+        )
         self.on_call = on_call or self._log_call
         self.rate_limit: RateLimit | None = None
         self.session = _session(self.base_url, f"{settings.FAKTUROID_APP_NAME} ({email})")
@@ -174,6 +206,10 @@ class FakturoidClient:
         """The client for an agency whose Fakturoid is set up; raises ConfigurationError when
         it is not."""
         return cls(configured_settings(agency), **kwargs)
+
+    def close(self) -> None:
+        """Give back the requests taken from the budget ahead and not sent."""
+        self.lease.give_back()
 
     # --- Endpoints --------------------------------------------------------------------------
 
@@ -395,7 +431,7 @@ class FakturoidClient:
         raw: bool = False,
     ) -> Any:
         """One HTTP attempt: send it, log it, and return the JSON body or raise its error."""
-        if not token_request:
+        if not token_request and not self.lease.use():
             budget.wait_for_request(
                 self.budget_account,
                 reserve=self.reserve,
@@ -403,7 +439,7 @@ class FakturoidClient:
                 sleep=_sleep,
             )
         status, rate_limit, result, error = None, None, None, None
-        started = time.monotonic()
+        started, at = time.monotonic(), timezone.now()
         try:
             response = self.session.request(
                 method,
@@ -438,6 +474,7 @@ class FakturoidClient:
                 duration_ms=round((time.monotonic() - started) * 1000),
                 rate_limit_remaining=rate_limit.remaining if rate_limit else None,
                 error=f"{type(error).__name__}: {error.message}"[:500] if error else "",
+                created_at=at,
             )
         )
         if error is not None:
@@ -505,16 +542,8 @@ class FakturoidClient:
 
     def _log_call(self, call: CallRecord) -> None:
         """The default `on_call` hook: an ApiCall row for saved settings. Never raises."""
-        if self.fakturoid.pk is None:
-            return
-        try:
-            # Inside a caller's transaction a savepoint, so that a failed INSERT does not break
-            # it; on its own the INSERT commits by itself.
-            inside = transaction.get_connection().in_atomic_block
-            with transaction.atomic() if inside else nullcontext():
-                ApiCall.objects.create(agency_id=self.fakturoid.agency_id, **asdict(call))
-        except DatabaseError:
-            logger.warning("Could not write the Fakturoid API call log", exc_info=True)
+        if self.fakturoid.pk is not None:
+            log_calls(self.fakturoid.agency_id, [call])
 
     # --- Token ------------------------------------------------------------------------------
 

@@ -322,7 +322,10 @@ class ApiCall(models.Model):
     """
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="api_calls")
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    # When the attempt was made (the client writes a worker's calls in batches, later).
+    created_at = models.DateTimeField(
+        _("created at"), default=timezone.now, editable=False, db_index=True
+    )
     method = models.CharField(_("method"), max_length=10)
     path = models.CharField(_("path"), max_length=500)
     status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)

@@ -20,7 +20,7 @@ from responses import matchers
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from agencies.models import FakturoidSettings
-from fakturoid.client import FakturoidClient
+from fakturoid.client import FakturoidClient, log_calls
 from fakturoid.documents import RateLimit, parse_rate_limit
 from fakturoid.errors import (
     AccountBlocked,
@@ -921,10 +921,10 @@ def test_it_calls_the_on_call_hook_instead_of_the_log(api, connected):
 
 
 def test_it_keeps_working_when_the_log_cannot_be_written(api, connected, monkeypatch, caplog):
-    def broken_create(**fields) -> None:
+    def broken_write(*args, **kwargs) -> None:
         raise DatabaseError("disk I/O error")
 
-    monkeypatch.setattr(ApiCall.objects, "create", broken_create)
+    monkeypatch.setattr(ApiCall.objects, "bulk_create", broken_write)
     api.get(f"{API}/user.json", json=payload("user.json"))
 
     assert FakturoidClient(connected).get_user().id == 5
@@ -1047,3 +1047,45 @@ def test_every_answer_corrects_the_shared_budget(api, connected):
 
     row = RequestBudget.objects.get(account=f"{API}#acme")
     assert (row.quota, row.window, row.remaining) == (100, 15, 42)
+
+
+def test_its_session_reads_proxies_and_the_ca_bundle_from_the_environment_once(
+    api, connected, monkeypatch, settings
+):
+    """requests would scan the whole environment on every request; the session reads it when
+    it is made, for the one address it talks to, and honours NO_PROXY."""
+    settings.FAKTUROID_API_URL = "https://proxied.example/api/v3"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ours.pem")
+    client = FakturoidClient(connected)
+    assert client.session.proxies["https"] == "http://proxy.internal:3128"
+    assert client.session.verify == "/etc/ssl/certs/ours.pem" and not client.session.trust_env
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the environment was read for a request")
+
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", read_again)
+    monkeypatch.setattr(requests.utils, "should_bypass_proxies", read_again)
+    api.get("https://proxied.example/api/v3/user.json", json=payload("user.json"))
+    assert client.get_user().id == 5
+
+    monkeypatch.undo()  # requests may read the environment again: a new session does
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
+    settings.FAKTUROID_API_URL = "https://direct.example/api/v3"
+    assert "https" not in FakturoidClient(connected).session.proxies
+
+
+def test_it_logs_each_call_at_the_time_it_was_made(api, connected):
+    """A worker writes its calls in batches, later: each row keeps the time of its call."""
+    api.get(f"{API}/user.json", json=payload("user.json"), headers=RATE_HEADERS)
+    calls = []
+    before = timezone.now()
+    FakturoidClient(connected, on_call=calls.append).get_user()
+    time.sleep(0.05)
+    log_calls(connected.agency_id, calls)
+    row = ApiCall.objects.get()
+    assert (
+        before <= row.created_at == calls[0].created_at < timezone.now() - timedelta(seconds=0.04)
+    )
