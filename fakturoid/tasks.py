@@ -33,11 +33,10 @@ def send_dispatch_item(item_id: int) -> str:
 
 
 @task()
-def invoice_run_item(item_id: int) -> None:
-    """Invoice one client of a month-end run."""
-    again = runs.work_on_item(item_id=item_id)
-    if again is not None:
-        _enqueue_at(invoice_run_item, again, item_id)
+def invoice_run_items(run_id: int, item_ids: list[int]) -> None:
+    """Invoice a batch of clients of a month-end run, one after another."""
+    for again in runs.work_on_items(run_id=run_id, item_ids=item_ids):
+        _enqueue_at(invoice_run_items, again.at, run_id, list(again.item_ids))
 
 
 @task()
@@ -48,9 +47,9 @@ def watch_invoice_run(run_id: int) -> None:
         _enqueue_at(watch_invoice_run, again, run_id)
 
 
-def enqueue_run_items(item_ids: list[int]) -> None:
-    for item_id in item_ids:
-        invoice_run_item.enqueue(item_id)
+def enqueue_run_items(run_id: int, batches: list[list[int]]) -> None:
+    for item_ids in batches:
+        invoice_run_items.enqueue(run_id, item_ids)
 
 
 def enqueue_run_watch(run_id: int) -> None:
@@ -60,7 +59,7 @@ def enqueue_run_watch(run_id: int) -> None:
         watch_invoice_run.enqueue(run_id)
 
 
-def _enqueue_at(this: Task, when: datetime, *args: int) -> None:
+def _enqueue_at(this: Task, when: datetime, *args: int | list[int]) -> None:
     """Run the task again at `when`: deferred where the backend can, else (the immediate
     backend) after a short wait in place, or not at all when the wait would be long."""
     if this.get_backend().supports_defer:

@@ -291,6 +291,88 @@ def test_it_takes_over_an_item_whose_worker_died(
     assert "create" not in account.calls and account.calls["find"] >= 1
 
 
+def test_it_takes_over_the_rest_of_the_batch_of_a_worker_that_died(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks
+):
+    """A worker killed in a batch leaves one item working and the batch's later items
+    waiting with their task gone: the watch enqueues them with the stale one."""
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, three_clients)
+    first, *rest = run.items.order_by("pk")
+    long_ago = timezone.now() - timedelta(minutes=10)
+    InvoiceRunItem.objects.filter(pk=first.pk).update(state=Item.WORKING, updated_at=long_ago)
+    InvoiceRunItem.objects.filter(pk=rest[0].pk).update(updated_at=timezone.now())  # moving
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        runs.watch_run(run_id=run.pk)
+    assert len(enqueued) == 1  # one task: the stale item and the waiting ones after it
+    for callback in enqueued:
+        callback()
+    run.refresh_from_db()
+    assert (run.state, set(states(run).values())) == ("finished", {Item.CREATED})
+    assert account.created() == 3
+
+
+def test_it_enqueues_every_open_item_again_when_the_run_has_not_moved(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks
+):
+    """Tasks a queue lost (nothing in the run changed for the stale-claim time)."""
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, three_clients)  # its tasks never run
+    InvoiceRunItem.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        runs.watch_run(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.state, set(states(run).values())) == ("finished", {Item.CREATED})
+
+
+def test_the_watch_leaves_waiting_items_alone_while_the_run_moves(
+    agency, three_clients, owner, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, three_clients)
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        assert runs.watch_run(run_id=run.pk) is not None
+    assert enqueued == []
+
+
+def _batch_of_three(agency, owner, clients, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, clients)
+    ids = list(run.items.order_by("pk").values_list("pk", flat=True))
+    return run, ids
+
+
+def test_a_batch_stops_at_a_refused_account_and_waits_for_the_resume(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks
+):
+    account.fail["create"] = [402]
+    run, ids = _batch_of_three(agency, owner, three_clients, django_capture_on_commit_callbacks)
+    assert runs.work_on_items(run_id=run.pk, item_ids=ids) == []
+    run.refresh_from_db()
+    assert run.state == InvoiceRun.State.PAUSED
+    assert account.calls == {"create": 1}  # one request, one reason, not three
+    assert list(run.items.values_list("state", "attempts")) == [(Item.WAITING, 0)] * 3
+
+
+def test_a_rate_limit_defers_the_rest_of_the_batch_together(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, settings
+):
+    settings.FAKTUROID_BACKGROUND_MAX_WAIT = 0  # any wait for budget is "long": defer
+    account.fail["create"] = [429]
+    run, ids = _batch_of_three(agency, owner, three_clients, django_capture_on_commit_callbacks)
+    [again] = runs.work_on_items(run_id=run.pk, item_ids=ids)
+    assert again.item_ids == tuple(ids)
+    assert 6 <= (again.at - timezone.now()).total_seconds() <= 7
+    assert account.calls == {"create": 1}
+    assert set(run.items.values_list("state", "attempts")) == {(Item.WAITING, 0)}
+
+
+def test_a_run_is_split_into_batches_that_several_workers_share():
+    assert runs.batches([1, 2, 3]) == [[1], [2], [3]]
+    assert runs.batches(list(range(12))) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
+    assert [len(batch) for batch in runs.batches(list(range(95)))] == [10] * 9 + [5]
+
+
 def _document(custom_id: str) -> dict:
     from tests.support.fakturoid_mocks import payload
 
@@ -304,7 +386,7 @@ def test_it_comes_back_when_an_uncertain_earlier_post_has_settled(
     the client waiting and brings its task back at that time, not counted as a try."""
     waits = []
     monkeypatch.setattr(tasks.time, "sleep", waits.append)
-    real_create = invoicing.create_invoice
+    real_claim = invoicing.claim_invoice
 
     class NotYet(errors.Refusal):
         def __init__(self, until):
@@ -314,9 +396,9 @@ def test_it_comes_back_when_an_uncertain_earlier_post_has_settled(
     def settling(**kwargs):
         if not waits:
             raise NotYet(timezone.now() + timedelta(seconds=4))
-        return real_create(**kwargs)
+        return real_claim(**kwargs)
 
-    monkeypatch.setattr(invoicing, "create_invoice", settling)
+    monkeypatch.setattr(invoicing, "claim_invoice", settling)
     run = run_now(django_capture_on_commit_callbacks, agency, owner, three_clients[:1])
     assert states(run) == {"Alfa s.r.o.": Item.CREATED}
     assert len(waits) == 1 and 3 <= waits[0] <= 4
@@ -354,27 +436,46 @@ def test_it_closes_the_item_in_the_transaction_that_records_its_invoice(
         run = start(agency, owner, three_clients[:1])
     item = run.items.get()
     with pytest.raises(SystemExit):
-        runs.work_on_item(item_id=item.pk)
+        runs.work_on_items(run_id=run.pk, item_ids=[item.pk])
     item.refresh_from_db()
     assert (item.state, item.invoice.state) == (Item.CREATED, Invoice.State.CREATED)
 
 
-def test_an_item_costs_few_queries(
-    account, agency, three_clients, owner, django_capture_on_commit_callbacks
+def test_a_batch_reads_once_and_each_item_costs_six_statements(
+    account,
+    agency,
+    three_clients,
+    make_client,
+    make_project,
+    make_item,
+    owner,
+    django_capture_on_commit_callbacks,
 ):
-    """Take the item, read what it bills, claim the invoice (with its activity entry), take a
-    request from the budget, log the call, record invoice (and its entry) and item together,
-    and see whether the run is done: 11 statements."""
+    """A batch reads the run, its items, their clients and what they bill once (5 statements),
+    takes its requests from the budget up to five at a time (1), logs its calls and sees
+    whether the run is done once (2). Each item is taken and its invoice claimed with its
+    activity entry in one transaction (3), and recorded with its entry and closed in another
+    (3)."""
+    czk = [three_clients[0], three_clients[2]]
+    for index in range(4):
+        client = make_client(agency, f"More {index} s.r.o.", fakturoid_subject_id=200 + index)
+        make_item(make_project(client, "shop"), "PPC management", "1000", vat_rate=21)
+        czk.append(client)
     with django_capture_on_commit_callbacks(execute=False):
-        run = start(agency, owner, [three_clients[0], three_clients[2]])
-    first, second = run.items.order_by("pk")
-    runs.work_on_item(item_id=first.pk)  # the first one also gets the access token
-    with CaptureQueriesContext(connection) as queries:
-        runs.work_on_item(item_id=second.pk)
-    statements = [
-        query["sql"]
-        for query in queries.captured_queries
-        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))  # the test's own
-    ]
-    assert len(statements) <= 11, "\n".join(statements)
+        run = start(agency, owner, czk)
+    ids = list(run.items.order_by("pk").values_list("pk", flat=True))
+    runs.work_on_items(run_id=run.pk, item_ids=ids[:1])  # the first one also gets the token
+
+    def statements(item_ids):
+        with CaptureQueriesContext(connection) as queries:
+            runs.work_on_items(run_id=run.pk, item_ids=item_ids)
+        return [
+            query["sql"]
+            for query in queries.captured_queries
+            if not query["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT"))
+        ]
+
+    one, four = statements(ids[1:2]), statements(ids[2:])
+    assert len(one) == 5 + 1 + 2 + 6, "\n".join(one)
+    assert len(four) == 5 + 1 + 2 + 4 * 6, "\n".join(four)
     assert set(run.items.values_list("state", flat=True)) == {Item.CREATED}

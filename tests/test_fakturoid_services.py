@@ -345,7 +345,7 @@ def test_concurrent_claims_for_one_month_let_exactly_one_through(busy_client, ow
     def claim() -> None:
         try:
             barrier.wait()
-            invoicing._claim(draft=draft, user=owner)
+            invoicing.claim_invoice(draft=draft, user=owner)
             outcomes.append("claimed")
         except errors.AlreadyInvoiced:
             outcomes.append("already")

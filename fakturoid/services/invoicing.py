@@ -189,18 +189,22 @@ def build_invoice(*, client: Client, period: date, today: date | None = None) ->
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed invoice row. `needs_lookup`: an earlier attempt may have created it in
-    Fakturoid; `prior_state`/`prior_since`: what the row said before it was taken over, put back
-    when the look-up cannot be made (the outcome stays as uncertain as it was)."""
+    """A claimed invoice row and the `payload` to POST for it. `needs_lookup`: an earlier
+    attempt may have created it in Fakturoid; `prior_state`/`prior_since`: what the row said
+    before it was taken over, put back when the look-up cannot be made (the outcome stays as
+    uncertain as it was)."""
 
     invoice: Invoice
+    payload: dict
     needs_lookup: bool
     prior_state: str = ""
     prior_since: datetime | None = None
 
 
-def _claim(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
-    """Claim the client's live invoice row for the month before anything is sent.
+def claim_invoice(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
+    """Claim the client's live invoice row for the month before anything is sent (the first
+    half of `create_invoice`; `complete_claim` is the second). Inside a caller's transaction
+    the claim commits with it.
 
     Raises AlreadyInvoiced when the invoice exists or another request is creating it right now,
     and NotSettled when an earlier POST of it may still be carried out by Fakturoid.
@@ -220,7 +224,7 @@ def _claim(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
                 custom_id=draft.payload["custom_id"],
                 **fields,
             )
-            return Claim(invoice, needs_lookup=False)
+            return Claim(invoice, draft.payload, needs_lookup=False)
     except IntegrityError:
         months = Invoice.objects.filter(client=client, period=draft.period)
         live = months.live().first() or months.order_by("-created_at").first()
@@ -242,7 +246,8 @@ def _claim(*, draft: InvoiceDraft, user) -> Claim:  # noqa: ANN001
     # A queryset update sends no signals: the audit trail is told who retried, from what state.
     ActivityEntry.objects.record_update(live, {"state": (prior_state, Invoice.State.PENDING)})
     live.refresh_from_db()
-    return Claim(live, needs_lookup=True, prior_state=prior_state, prior_since=prior_since)
+    payload = draft.payload | {"custom_id": live.custom_id}
+    return Claim(live, payload, True, prior_state=prior_state, prior_since=prior_since)
 
 
 def _web_url(value: str | None) -> str:
@@ -345,19 +350,15 @@ def create_invoice(
     records it as failed or unknown).
     """
     draft = build_invoice(client=client, period=period)
-    claim = _claim(draft=draft, user=user)
-    payload = draft.payload | {"custom_id": claim.invoice.custom_id}
-    return _finish(claim, payload=payload, fakturoid_api=fakturoid_api, then=then)
+    claim = claim_invoice(draft=draft, user=user)
+    return complete_claim(claim, fakturoid_api=fakturoid_api, then=then)
 
 
-def _finish(
-    claim: Claim,
-    *,
-    payload: dict,
-    fakturoid_api: FakturoidClient | None = None,
-    then: OnCreated | None = None,
+def complete_claim(
+    claim: Claim, *, fakturoid_api: FakturoidClient | None = None, then: OnCreated | None = None
 ) -> Invoice:
-    """Look the claimed invoice up when it may exist, else POST it; record what happened."""
+    """Look the claimed invoice up when it may exist, else POST it; record what happened (the
+    second half of `create_invoice`, which says what it returns and raises)."""
     invoice = claim.invoice
     fakturoid_api = fakturoid_api or FakturoidClient.for_agency(invoice.agency)
     if claim.needs_lookup:
@@ -371,7 +372,7 @@ def _finish(
         if found:
             return _record_found(invoice, found, then)
     try:
-        document = fakturoid_api.create_invoice(payload)
+        document = fakturoid_api.create_invoice(claim.payload)
     except FakturoidError as error:
         if not error.maybe_processed:
             _record_failure(invoice, state=Invoice.State.FAILED, error=error)
@@ -447,4 +448,4 @@ def reissue_invoice(*, invoice: Invoice, user) -> Invoice:  # noqa: ANN001
             uncertain_since=timezone.now(),
         )
     payload = draft.payload | {"custom_id": new.custom_id}
-    return _finish(Claim(new, needs_lookup=False), payload=payload)
+    return complete_claim(Claim(new, payload, needs_lookup=False))

@@ -13,12 +13,12 @@ once, with one reason; anything else stays on its client.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,7 +26,7 @@ from agencies.models import Agency
 from clients.models import Client
 from clients.months import first_day
 from fakturoid import budget, timeouts
-from fakturoid.client import FakturoidClient
+from fakturoid.client import CallRecord, FakturoidClient, log_calls
 from fakturoid.errors import (
     AccountBlocked,
     AlreadyInvoiced,
@@ -88,7 +88,7 @@ def start_run(
         items = InvoiceRunItem.objects.bulk_create(
             InvoiceRunItem(run=run, client_id=pk) for (pk,) in clients
         )
-        _enqueue_items([item.pk for item in items])
+        _enqueue_items(run.pk, [item.pk for item in items])
         _enqueue_watch(run.pk)
     return run, True
 
@@ -113,7 +113,8 @@ def resume_run(*, run: InvoiceRun) -> bool:
             state=InvoiceRun.State.RUNNING, pause_reason=""
         )
         if resumed:
-            _enqueue_items(list(run.items.filter(state=Item.WAITING).values_list("pk", flat=True)))
+            waiting = run.items.filter(state=Item.WAITING).order_by("pk")
+            _enqueue_items(run.pk, list(waiting.values_list("pk", flat=True)))
             _enqueue_watch(run.pk)
     return bool(resumed)
 
@@ -145,7 +146,7 @@ def retry_failed(*, run: InvoiceRun, item_id: int | None = None) -> int:
             state=Item.WAITING, error="", attempts=0, updated_at=timezone.now()
         )
         if run.state != InvoiceRun.State.PAUSED:
-            _enqueue_items(ids)
+            _enqueue_items(run.pk, ids)
     return len(ids)
 
 
@@ -203,100 +204,190 @@ def estimate_seconds_left(*, agency: Agency, requests: int) -> int:
     return -(-requests * window // per_window)
 
 
-# --- The work of one item (called by the item's task) ---------------------------------------
+# --- The work of a batch of items (called by their task) -----------------------------------
+
+# Clients one task invoices one after another: the run, its agency's settings and what the
+# clients bill are read once for all of them, and their API calls are logged in one INSERT.
+BATCH_SIZE = 10
+# A run is split into at least this many tasks, so that several workers share a small run.
+MIN_BATCHES = 4
 
 
-def work_on_item(*, item_id: int) -> datetime | None:
-    """Invoice the item's client, if the item is waiting and its run running.
+@dataclass(frozen=True)
+class Again:
+    """Items whose task should run again at `at`."""
 
-    Returns None when the item needs nothing more, or when its task should run again (a rate
-    limit, an answer that may come, a claim of a worker that died). Never raises for
-    Fakturoid's answers: they end up on the item, or pause the run.
+    at: datetime
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Later:
+    """One item waits until `at`; `whole_account`: so does every other (a rate limit)."""
+
+    at: datetime
+    whole_account: bool = False
+
+
+def batches(item_ids: list[int]) -> list[list[int]]:
+    """`item_ids` in the batches their tasks take: BATCH_SIZE at most, MIN_BATCHES at least
+    (when there are that many items)."""
+    size = max(1, min(BATCH_SIZE, -(-len(item_ids) // MIN_BATCHES)))
+    return [item_ids[start : start + size] for start in range(0, len(item_ids), size)]
+
+
+def work_on_items(*, run_id: int, item_ids: list[int]) -> list[Again]:
+    """Invoice the clients of the run's items `item_ids` one after another, while the run is
+    running. An item is worked on only when it waits (or its worker died): of two workers
+    given one item, one takes it.
+
+    Returns the items whose task should run again, and when (a rate limit, an answer that may
+    still come, someone else's claim). Never raises for Fakturoid's answers: they end up on
+    the items, or pause the run, and then the rest of the batch waits for the resume.
     """
-    item = _take(item_id)
-    if item is None:
-        return None
+    batch = _Batch.read(run_id, item_ids)
+    if batch is None:
+        return []
+    run, items = batch.run, batch.items
+    again = []
     try:
-        return _invoice_item(item)
+        for index, item in enumerate(items):
+            if run.state != InvoiceRun.State.RUNNING:  # an item of this batch paused it
+                break
+            later = _invoice_item(item, batch)
+            if later is None:
+                continue
+            if later.whole_account:
+                again.append(Again(later.at, tuple(other.pk for other in items[index:])))
+                break
+            again.append(Again(later.at, (item.pk,)))
     except BaseException:
-        # Unexpected: leave the item to be taken again once stale (the invoice row says what
-        # became of the POST, and the next attempt looks it up).
-        logger.exception("Month-end run item %s failed unexpectedly", item_id)
+        # Unexpected: the item stays working and is taken again once stale (its invoice row
+        # says what became of the POST, and the next attempt looks it up), with the rest of
+        # the batch (the run's watch).
+        logger.exception("Month-end run %s: a batch failed unexpectedly", run_id)
         raise
+    finally:
+        batch.close()
+    _finish_if_done(run.pk)
+    return again
 
 
-def _take(item_id: int) -> InvoiceRunItem | None:
-    """Move the item to working, if it waits (or its worker died) and its run is running."""
-    # Not the invoice: an item has one only when an earlier attempt made it (read then). Each
-    # join costs PostgreSQL planning time on every item.
-    try:
-        item = InvoiceRunItem.objects.select_related(
-            "run__agency__fakturoid", "run__started_by", "client"
-        ).get(pk=item_id)
-    except InvoiceRunItem.DoesNotExist:
-        return None
-    if item.run.state != InvoiceRun.State.RUNNING:
-        return None
+@dataclass
+class _Batch:
+    """The items a task works on, with what they share: the run (and its agency's settings),
+    one Fakturoid client (its session, its budget lease) and the log of its calls."""
+
+    run: InvoiceRun
+    items: list[InvoiceRunItem]
+    calls: list[CallRecord] = field(default_factory=list)
+    _api: FakturoidClient | None = None
+
+    @classmethod
+    def read(cls, run_id: int, item_ids: list[int]) -> "_Batch | None":
+        """The run, if it is running, with its agency's settings, and its open items among
+        `item_ids`, each with its client and what the client bills in the month (five
+        reads)."""
+        try:
+            run = InvoiceRun.objects.select_related("agency__fakturoid", "started_by").get(
+                pk=run_id, state=InvoiceRun.State.RUNNING
+            )
+        except InvoiceRun.DoesNotExist:
+            return None
+        open_items = run.items.filter(pk__in=item_ids, state__in=InvoiceRunItem.OPEN_STATES)
+        items = list(open_items.order_by("pk"))
+        clients = Client.objects.with_billable_items(month=run.period).in_bulk(
+            {item.client_id for item in items}
+        )
+        for item in items:
+            item.run = run
+            item.client = clients[item.client_id]
+            item.client.agency = run.agency  # one agency object: its settings are read once
+        return cls(run, items)
+
+    def api(self) -> FakturoidClient:
+        """The batch's Fakturoid client. Raises ConfigurationError when Fakturoid is not set
+        up (any more)."""
+        if self._api is None:
+            self._api = FakturoidClient.for_agency(
+                self.run.agency,
+                background=True,
+                on_call=self.calls.append,
+                expected_requests=len(self.items) * (2 if self.run.send_email else 1),
+            )
+        return self._api
+
+    def close(self) -> None:
+        """Give back the requests taken ahead and not sent, and log the calls made."""
+        if self._api is not None:
+            self._api.close()
+        log_calls(self.run.agency_id, self.calls)
+
+
+def _take(item: InvoiceRunItem) -> bool:
+    """Move the item to working, if it waits (or its worker died). A compare-and-set on what
+    the batch read: of two workers given the item at once (or a cancel), one changes it."""
     now = timezone.now()
     stale = item.state == Item.WORKING and item.updated_at < now - timeouts.stale_claim()
     if item.state != Item.WAITING and not stale:
-        return None
-    # Compare-and-set: of two workers given the item at once (or a cancel), one changes it.
+        return False
     taken = InvoiceRunItem.objects.filter(
-        pk=item_id, state=item.state, updated_at=item.updated_at
-    ).update(state=Item.WORKING, attempts=F("attempts") + 1, updated_at=now)
-    if not taken:
-        return None
-    item.state, item.attempts, item.updated_at = Item.WORKING, item.attempts + 1, now
-    item.client.agency = item.run.agency  # one agency object: its settings are read once
-    return item
+        pk=item.pk, state=item.state, updated_at=item.updated_at
+    ).update(state=Item.WORKING, attempts=item.attempts + 1, updated_at=now)
+    if taken:
+        item.state, item.attempts, item.updated_at = Item.WORKING, item.attempts + 1, now
+    return bool(taken)
 
 
-def _invoice_item(item: InvoiceRunItem) -> datetime | None:
+def _invoice_item(item: InvoiceRunItem, batch: _Batch) -> "_Later | None":
+    """Take the item and claim its client's invoice (or record why not) in one commit, POST
+    the invoice, and record it with the item closed in another."""
     run = item.run
     try:
-        fakturoid_api = FakturoidClient.for_agency(run.agency, background=True)
-        if item.invoice is not None and item.invoice.state == Invoice.State.CREATED:
-            invoice = item.invoice  # created by an earlier attempt that died before the e-mail
-        else:
-            invoice = invoicing.create_invoice(
-                client=item.client,
-                period=run.period,
-                user=run.started_by,
-                fakturoid_api=fakturoid_api,
-                # The item is closed in the transaction that records the invoice.
-                then=lambda created: _set_state(item, Item.CREATED, invoice=created),
-            )
-    except AlreadyInvoiced as already:
-        return _already_invoiced(item, already.invoice)
-    except NothingToBill as refusal:
-        _close(item, Item.SKIPPED, error=refusal.message)
-        return None
+        fakturoid_api = batch.api()
+        draft = invoicing.build_invoice(client=item.client, period=run.period)
+    except IntegrationError as refusal:  # nothing to bill, not set up, no exchange rate
+        with transaction.atomic():
+            return _refused(item, refusal) if _take(item) else None
+    with transaction.atomic():
+        if not _take(item):
+            return None
+        try:
+            claim, existing = invoicing.claim_invoice(draft=draft, user=run.started_by), None
+        except AlreadyInvoiced as already:
+            claim, existing = None, already.invoice
+        except IntegrationError as refusal:  # an earlier POST may still be carried out
+            return _refused(item, refusal)
+    if existing is not None:
+        return _already_invoiced(item, existing, batch)
+    try:
+        invoice = invoicing.complete_claim(
+            claim,
+            fakturoid_api=fakturoid_api,
+            # The item is closed in the transaction that records the invoice.
+            then=lambda created: _close(item, Item.CREATED, invoice=created),
+        )
     except RateLimited as error:
-        return _again(item, seconds=error.retry_after or RATE_LIMIT_FALLBACK, counts=False)
+        later = _again(item, seconds=error.retry_after or RATE_LIMIT_FALLBACK, counts=False)
+        return _Later(later.at, whole_account=True)
     except FakturoidError as error:
         return _failed(item, error)
-    except IntegrationError as error:
+    except IntegrationError as error:  # the look-up before a new POST failed
         return _refused(item, error)
-    if item.state != Item.CREATED:  # the invoice of an earlier attempt
-        _set_state(item, Item.CREATED, invoice=invoice)
-    _finish_if_done(run.pk)
     if run.send_email and item.emailed_at is None:
         _send_email(item, invoice, fakturoid_api)
     return None
 
 
-def _already_invoiced(item: InvoiceRunItem, invoice: Invoice) -> datetime | None:
+def _already_invoiced(item: InvoiceRunItem, invoice: Invoice, batch: _Batch) -> "_Later | None":
     if invoice.state == Invoice.State.CREATED:
         # Made by this run when it changed after the run began (an attempt of ours that died
         # after recording it); otherwise it was there before: nothing to do.
         ours = invoice.updated_at >= item.run.started_at
-        if ours and item.run.send_email and item.emailed_at is None:
-            _close(item, Item.CREATED, invoice=invoice)
-            _send_email(item, invoice, FakturoidClient.for_agency(item.run.agency, background=True))
-            return None
         state = Item.CREATED if ours else Item.SKIPPED
         _close(item, state, invoice=invoice, error="" if ours else explain_already(invoice))
+        if ours and item.run.send_email and item.emailed_at is None:
+            _send_email(item, invoice, batch.api())
         return None
     # Someone is creating it right now (a click, or a worker that died mid-POST): come back
     # when that claim is stale and settled; the attempt then looks the invoice up first.
@@ -309,7 +400,7 @@ def explain_already(invoice: Invoice) -> str:
     return _("Already invoiced: invoice %(number)s.") % {"number": invoice.number}
 
 
-def _failed(item: InvoiceRunItem, error: FakturoidError) -> datetime | None:
+def _failed(item: InvoiceRunItem, error: FakturoidError) -> "_Later | None":
     if _affects_whole_account(error, item):
         _pause(item, explain(error))
         return None
@@ -319,9 +410,15 @@ def _failed(item: InvoiceRunItem, error: FakturoidError) -> datetime | None:
     return None
 
 
-def _refused(item: InvoiceRunItem, refusal: IntegrationError) -> datetime | None:
-    """Our own refusals: one that names a time (an earlier POST may still be carried out until
-    then) comes back at that time; a transient one is tried again; others fail the client."""
+def _refused(item: InvoiceRunItem, refusal: IntegrationError) -> "_Later | None":
+    """Our own refusals: nothing to bill skips the client; one that names a time (an earlier
+    POST may still be carried out until then) comes back at that time; a transient one is
+    tried again; others fail the client (or pause the run, when the account is not set up)."""
+    if isinstance(refusal, NothingToBill):
+        _close(item, Item.SKIPPED, error=refusal.message)
+        return None
+    if isinstance(refusal, FakturoidError):  # ConfigurationError
+        return _failed(item, refusal)
     until = getattr(refusal, "until", None)
     if isinstance(until, datetime):
         seconds = (until - timezone.now()).total_seconds()
@@ -345,45 +442,40 @@ def _affects_whole_account(error: FakturoidError, item: InvoiceRunItem) -> bool:
 
 
 def _pause(item: InvoiceRunItem, reason: str) -> None:
-    """Pause the run once (the first item to meet the problem says why); the item waits."""
+    """Pause the run once (the first item to meet the problem says why); the item waits, and
+    so does the rest of its batch."""
     InvoiceRun.objects.filter(pk=item.run_id, state=InvoiceRun.State.RUNNING).update(
         state=InvoiceRun.State.PAUSED, pause_reason=reason
     )
-    InvoiceRunItem.objects.filter(pk=item.pk).update(
-        state=Item.WAITING, attempts=F("attempts") - 1, updated_at=timezone.now()
-    )
+    item.run.state = InvoiceRun.State.PAUSED
+    _again(item, seconds=0, counts=False)
 
 
 def _again(
     item: InvoiceRunItem, *, seconds: float, counts: bool, invoice: Invoice | None = None
-) -> datetime:
+) -> _Later:
     """The item waits; its task runs again in `seconds`. `counts`: this try was one of its
     MAX_ATTEMPTS (a rate limit or someone else's claim is not)."""
     changes = {"state": Item.WAITING, "updated_at": timezone.now()}
     if not counts:
-        changes["attempts"] = F("attempts") - 1
+        changes["attempts"] = item.attempts - 1
     if invoice is not None:
         changes["invoice"] = invoice
     InvoiceRunItem.objects.filter(pk=item.pk).update(**changes)
-    return timezone.now() + timedelta(seconds=seconds)
+    return _Later(timezone.now() + timedelta(seconds=seconds))
 
 
 def _close(
     item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
 ) -> None:
-    """The item is done with; so is the run when it was its last item."""
-    _set_state(item, state, invoice=invoice, error=error)
-    _finish_if_done(item.run_id)
-
-
-def _set_state(
-    item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
-) -> None:
-    item.state = state
-    item.error = error
+    """The item is done with (the batch sees afterwards whether the run is done too)."""
+    item.state, item.error = state, error
     if invoice is not None:
         item.invoice = invoice
-    item.save(update_fields=["state", "error", "invoice", "updated_at"])
+    item.updated_at = timezone.now()
+    InvoiceRunItem.objects.filter(pk=item.pk).update(
+        state=state, error=error, invoice_id=item.invoice_id, updated_at=item.updated_at
+    )
 
 
 def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: FakturoidClient) -> None:
@@ -425,25 +517,36 @@ def _finish_if_done(run_id: int) -> bool:
 
 
 def watch_run(*, run_id: int) -> datetime | None:
-    """The run's watch: re-enqueue items whose worker died (their claim is stale) and finish
-    the run when all is done. Returns when to look again, or None once the run is over."""
+    """The run's watch: finish the run when all is done, and re-enqueue what a worker that
+    died left behind. Returns when to look again, or None once the run is over.
+
+    An item left working past the stale-claim time lost its worker: it is enqueued again with
+    the waiting items after it that were in its batch. When nothing in the run has changed for
+    that long (a queue lost its tasks), every open item is. A task given an item twice takes
+    it once."""
     if _finish_if_done(run_id):
         return None
     if not InvoiceRun.objects.filter(pk=run_id, state=InvoiceRun.State.RUNNING).exists():
         return None
-    stalled = list(
-        InvoiceRunItem.objects.filter(run_id=run_id).stalled().values_list("pk", flat=True)
-    )
-    if stalled:
-        logger.warning("Month-end run %s: taking over %s stalled items", run_id, len(stalled))
-        _enqueue_items(stalled)
+    items = InvoiceRunItem.objects.filter(run_id=run_id).order_by("pk")
+    if not items.filter(updated_at__gte=timezone.now() - timeouts.stale_claim()).exists():
+        open_items = items.filter(state__in=InvoiceRunItem.OPEN_STATES)
+        again = list(open_items.values_list("pk", flat=True))
+    else:
+        again = []
+        for pk in items.stalled().values_list("pk", flat=True):
+            rest = items.filter(state=Item.WAITING, pk__gt=pk).values_list("pk", flat=True)
+            again += [pk, *rest[: BATCH_SIZE - 1]]
+    if again:
+        logger.warning("Month-end run %s: taking over %s items", run_id, len(again))
+        _enqueue_items(run_id, sorted(set(again)))
     return timezone.now() + min(timeouts.stale_claim() / 4, WATCH_EVERY)
 
 
-def _enqueue_items(item_ids: list[int]) -> None:
+def _enqueue_items(run_id: int, item_ids: list[int]) -> None:
     from fakturoid import tasks  # tasks call this module; the import is mutual
 
-    transaction.on_commit(lambda: tasks.enqueue_run_items(item_ids))
+    transaction.on_commit(lambda: tasks.enqueue_run_items(run_id, batches(item_ids)))
 
 
 def _enqueue_watch(run_id: int) -> None:
