@@ -45,7 +45,7 @@ LOW_SHARE = 0.25
 # that many above the reserve, and gives back what it has not used within LEASE_SECONDS (well
 # before the window resets, so a leased request is never sent in the next window).
 LEASE_SIZE = 5
-LEASE_SECONDS = 2.0
+LEASE_SECONDS = 5.0  # five requests, each answered within a second
 
 # The reset this process last wrote to each account's budget (see `correct`).
 _written: dict[str, datetime] = {}

@@ -174,7 +174,7 @@ def test_a_lease_is_not_taken_from_the_reserve_or_the_last_seconds_of_a_window()
     """Where requests are scarce they are taken one at a time, precisely (`take`)."""
     _set(quota=100, window=60, remaining=8, resets_at=timezone.now() + timedelta(seconds=30))
     assert not _lease(expected=10, reserve=5).use()  # 5 would leave 3, under the reserve
-    _set(remaining=90, resets_at=timezone.now() + timedelta(seconds=2.5))
+    _set(remaining=90, resets_at=timezone.now() + timedelta(seconds=budget.LEASE_SECONDS + 0.5))
     assert not _lease(expected=10).use()  # it could outlive the window
     assert _row().remaining == 90
 
