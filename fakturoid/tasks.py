@@ -1,7 +1,7 @@
 """Background tasks (Django's tasks API): thin, taking ids, enqueued on commit, safe to run
 twice. The work is in the services; a task only runs it and, when the service says "again at
-T", enqueues itself for T. Applying a webhook delivery records its outcome once; a dispatch or
-month-end run item that is no longer waiting is left alone.
+T", enqueues itself for T. Applying a webhook delivery records its outcome once; a dispatch
+item or a month-end run's item that is no longer waiting is left alone.
 """
 
 import logging

@@ -1,15 +1,17 @@
 """Month-end runs: every chosen client of an agency invoiced for a month by background workers.
 
-A run is an `InvoiceRun` with one `InvoiceRunItem` per client; one task per item, so any
-number of workers share a run. Each item creates its invoice through
-`invoicing.create_invoice`, the machinery of the invoice icon: the invoice row is claimed under
-its unique custom_id before the POST and looked up by custom_id after an uncertain answer, so
-a worker killed mid-way, two workers, or a run started twice never invoice a client twice.
+A run is an `InvoiceRun` with one `InvoiceRunItem` per client, worked in batches of up to
+BATCH_SIZE items, one task each, so any number of workers share a run. Each item creates its
+invoice through the machinery of the invoice icon (`invoicing.claim_invoice` and
+`complete_claim`): the invoice row is claimed under its unique custom_id before the POST and
+looked up by custom_id after an uncertain answer, so a worker killed mid-way, two workers, or
+a run started twice never invoice a client twice.
 
-An item is taken with a compare-and-set (waiting → working); an item left working by a worker
-that died is taken again once its claim is stale (`timeouts.stale_claim()`), by the run's watch.
-A failure of the whole account (402, 403 no bank account, credentials refused) pauses the run
-once, with one reason; anything else stays on its client.
+An item is taken with a compare-and-set (waiting → working) in the transaction that claims its
+invoice, and closed in the one that records it. An item left working by a worker that died is
+taken again once its claim is stale (`timeouts.stale_claim()`), by the run's watch, with the
+rest of its batch. A failure of the whole account (402, 403 no bank account, credentials
+refused) pauses the run once, with one reason; anything else stays on its client.
 """
 
 import logging
@@ -262,9 +264,9 @@ def work_on_items(*, run_id: int, item_ids: list[int]) -> list[Again]:
                 break
             again.append(Again(later.at, (item.pk,)))
     except BaseException:
-        # Unexpected: the item stays working and is taken again once stale (its invoice row
-        # says what became of the POST, and the next attempt looks it up), with the rest of
-        # the batch (the run's watch).
+        # Unexpected: the run's watch takes up what the batch did not finish (an item left
+        # working once its claim is stale, with the rest of the batch; its invoice row says
+        # what became of the POST, and the next attempt looks it up).
         logger.exception("Month-end run %s: a batch failed unexpectedly", run_id)
         raise
     finally:
