@@ -265,6 +265,35 @@ def test_it_sends_each_invoice_by_email_and_records_a_refusal_in_words(
     assert len(account.sent) == 1 and account.created() == 3
 
 
+def test_a_worker_dying_before_the_email_leaves_it_to_the_next_attempt(
+    account, agency, three_clients, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The invoice is recorded, the worker dies before the e-mail: the item stays working
+    (not "created" with no e-mail ever sent), and the attempt that takes it over finds the
+    invoice and sends the e-mail, once."""
+    with django_capture_on_commit_callbacks(execute=False):
+        run = start(agency, owner, three_clients[:1], send_email=True)
+    item = run.items.get()
+    real_send = runs._send_email
+
+    def killed(*args):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(runs, "_send_email", killed)
+    with pytest.raises(SystemExit):
+        runs.work_on_items(run_id=run.pk, item_ids=[item.pk])
+    item.refresh_from_db()
+    assert (item.state, item.invoice.state, account.sent) == (Item.WORKING, "created", [])
+
+    monkeypatch.setattr(runs, "_send_email", real_send)
+    InvoiceRunItem.objects.update(updated_at=timezone.now() - timedelta(minutes=10))
+    with django_capture_on_commit_callbacks(execute=True):
+        runs.watch_run(run_id=run.pk)
+    item.refresh_from_db()
+    assert (item.state, bool(item.emailed_at)) == (Item.CREATED, True)
+    assert account.created() == 1 and len(account.sent) == 1
+
+
 def test_it_takes_over_an_item_whose_worker_died(
     account, agency, three_clients, owner, django_capture_on_commit_callbacks
 ):

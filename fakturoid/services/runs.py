@@ -366,8 +366,12 @@ def _invoice_item(item: InvoiceRunItem, batch: _Batch) -> "_Later | None":
         invoice = invoicing.complete_claim(
             claim,
             fakturoid_api=fakturoid_api,
-            # The item is closed in the transaction that records the invoice.
-            then=lambda created: _close(item, Item.CREATED, invoice=created),
+            # The item is closed in the transaction that records the invoice; when it is to be
+            # e-mailed, it is closed once that is done (a worker that dies in between leaves
+            # it working, and the next attempt finds the invoice and sends the e-mail).
+            then=lambda created: _close(
+                item, Item.WORKING if run.send_email else Item.CREATED, invoice=created
+            ),
         )
     except RateLimited as error:
         later = _again(item, seconds=error.retry_after or RATE_LIMIT_FALLBACK, counts=False)
@@ -376,7 +380,7 @@ def _invoice_item(item: InvoiceRunItem, batch: _Batch) -> "_Later | None":
         return _failed(item, error)
     except IntegrationError as error:  # the look-up before a new POST failed
         return _refused(item, error)
-    if run.send_email and item.emailed_at is None:
+    if run.send_email:
         _send_email(item, invoice, fakturoid_api)
     return None
 
@@ -386,10 +390,12 @@ def _already_invoiced(item: InvoiceRunItem, invoice: Invoice, batch: _Batch) -> 
         # Made by this run when it changed after the run began (an attempt of ours that died
         # after recording it); otherwise it was there before: nothing to do.
         ours = invoice.updated_at >= item.run.started_at
-        state = Item.CREATED if ours else Item.SKIPPED
-        _close(item, state, invoice=invoice, error="" if ours else explain_already(invoice))
-        if ours and item.run.send_email and item.emailed_at is None:
+        if ours and item.run.send_email:
             _send_email(item, invoice, batch.api())
+        elif ours:
+            _close(item, Item.CREATED, invoice=invoice)
+        else:
+            _close(item, Item.SKIPPED, invoice=invoice, error=explain_already(invoice))
         return None
     # Someone is creating it right now (a click, or a worker that died mid-POST): come back
     # when that claim is stale and settled; the attempt then looks the invoice up first.
@@ -470,28 +476,33 @@ def _again(
 def _close(
     item: InvoiceRunItem, state: str, *, invoice: Invoice | None = None, error: str = ""
 ) -> None:
-    """The item is done with (the batch sees afterwards whether the run is done too)."""
+    """The item is done with (the batch sees afterwards whether the run is done too), or,
+    as `working`, holds its created invoice until it is e-mailed."""
     item.state, item.error = state, error
     if invoice is not None:
         item.invoice = invoice
     item.updated_at = timezone.now()
     InvoiceRunItem.objects.filter(pk=item.pk).update(
-        state=state, error=error, invoice_id=item.invoice_id, updated_at=item.updated_at
+        state=state,
+        error=error,
+        invoice_id=item.invoice_id,
+        emailed_at=item.emailed_at,
+        email_error=item.email_error,
+        updated_at=item.updated_at,
     )
 
 
 def _send_email(item: InvoiceRunItem, invoice: Invoice, fakturoid_api: FakturoidClient) -> None:
-    """E-mail the created invoice through Fakturoid; a refusal is recorded on the item in
-    words, and the invoice stays created."""
-    try:
-        fakturoid_api.send_invoice_message(invoice.fakturoid_id)
-    except FakturoidError as error:
-        item.email_error = explain_email(error)
-        item.save(update_fields=["email_error", "updated_at"])
-        return
-    item.emailed_at = timezone.now()
-    item.email_error = ""
-    item.save(update_fields=["emailed_at", "email_error", "updated_at"])
+    """E-mail the created invoice through Fakturoid, unless that was done, and close the item
+    as created; a refusal is recorded on it in words (the invoice stays created)."""
+    if item.emailed_at is None:
+        try:
+            fakturoid_api.send_invoice_message(invoice.fakturoid_id)
+        except FakturoidError as error:
+            item.email_error = explain_email(error)
+        else:
+            item.emailed_at, item.email_error = timezone.now(), ""
+    _close(item, Item.CREATED, invoice=invoice)
 
 
 def explain_email(error: FakturoidError) -> str:
