@@ -86,9 +86,9 @@ def _session(base_url: str, user_agent: str) -> requests.Session:
         # a CA bundle) is read once, for the one address this session talks to: scanning the
         # environment cost more than the rest of sending a request.
         session.proxies = requests.utils.get_environ_proxies(base_url)
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-            "CURL_CA_BUNDLE", True
-        )
+        # As requests does it: an empty variable means the default (verify), never "don't".
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        session.verify = bundle or True
         session.trust_env = False
     return session
 

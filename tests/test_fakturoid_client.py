@@ -1073,8 +1073,12 @@ def test_its_session_reads_proxies_and_the_ca_bundle_from_the_environment_once(
     monkeypatch.undo()  # requests may read the environment again: a new session does
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "direct.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "")
     settings.FAKTUROID_API_URL = "https://direct.example/api/v3"
-    assert "https" not in FakturoidClient(connected).session.proxies
+    direct = FakturoidClient(connected).session
+    assert "https" not in direct.proxies
+    assert direct.verify is True  # empty variables never switch certificate checks off
 
 
 def test_it_logs_each_call_at_the_time_it_was_made(api, connected):
