@@ -262,10 +262,12 @@ def our_own_time() -> None:
                 tuple(1000 * seconds / len(chunk) for seconds in (wall, cpu, in_http[0], yardstick))
             )
         database.commit = counted_commit
-        with connection.execute_wrapper(counted):  # apart: counting costs time too
-            for batch in runs.batches(items[-counted_items:]):
-                runs.work_on_items(run_id=run.pk, item_ids=batch)
-        database.commit = commit
+        try:
+            with connection.execute_wrapper(counted):  # apart: counting costs time too
+                for batch in runs.batches(items[-counted_items:]):
+                    runs.work_on_items(run_id=run.pk, item_ids=batch)
+        finally:
+            database.commit = commit
     done = run.items.filter(state="created").count()
     wall, cpu, http, sdk_time = (
         statistics.median(figures) for figures in zip(*rounds, strict=True)

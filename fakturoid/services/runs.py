@@ -456,21 +456,26 @@ def _pause(item: InvoiceRunItem, reason: str) -> None:
         state=InvoiceRun.State.PAUSED, pause_reason=reason
     )
     item.run.state = InvoiceRun.State.PAUSED
-    _again(item, seconds=0, counts=False)
+    _wait(item, counts=False)  # the resume enqueues it
 
 
 def _again(
     item: InvoiceRunItem, *, seconds: float, counts: bool, invoice: Invoice | None = None
 ) -> _Later:
-    """The item waits; its task runs again in `seconds`. `counts`: this try was one of its
-    MAX_ATTEMPTS (a rate limit or someone else's claim is not)."""
+    """The item waits; its task runs again in `seconds`."""
+    _wait(item, counts=counts, invoice=invoice)
+    return _Later(timezone.now() + timedelta(seconds=seconds))
+
+
+def _wait(item: InvoiceRunItem, *, counts: bool, invoice: Invoice | None = None) -> None:
+    """Put the item back to waiting. `counts`: this try was one of its MAX_ATTEMPTS (a rate
+    limit, a pause or someone else's claim is not)."""
     changes = {"state": Item.WAITING, "updated_at": timezone.now()}
     if not counts:
         changes["attempts"] = item.attempts - 1
     if invoice is not None:
         changes["invoice"] = invoice
     InvoiceRunItem.objects.filter(pk=item.pk).update(**changes)
-    return _Later(timezone.now() + timedelta(seconds=seconds))
 
 
 def _close(
@@ -518,7 +523,7 @@ def explain_email(error: FakturoidError) -> str:
 def _finish_if_done(run_id: int) -> bool:
     """Mark the run finished once no item waits or is being worked on.
 
-    Called after the item's own change is committed: of two workers closing the last two items
+    Called after a batch's changes are committed: of two workers closing the last two items
     at once, the later look sees both closed (in one transaction neither would see the other's,
     and the run would wait for its watch)."""
     open_items = InvoiceRunItem.objects.filter(run_id=run_id, state__in=InvoiceRunItem.OPEN_STATES)
